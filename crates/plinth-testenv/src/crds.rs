@@ -1,0 +1,177 @@
+//! Upstream CustomResourceDefinitions, taken from their pinned Go modules.
+//!
+//! `go mod download -json MODULE@VERSION` puts the module in Go's module cache and tells
+//! its directory; the CRD files under the listed directories are copied into plinth's
+//! cache (`crds/NAME-vVERSION/`) and installed with server-side apply. No CRD file is ever
+//! committed to plinth's repository.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kube::Client;
+use serde_json::Value;
+
+use crate::error::{Error, io_err};
+use crate::versions::Versions;
+
+/// Where a set of CRDs comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct CrdSource {
+    /// Short name, used in the cache path.
+    pub name: &'static str,
+    /// The Go module.
+    pub module: &'static str,
+    /// Directories inside the module holding CRD YAML.
+    pub dirs: &'static [&'static str],
+    version: fn(&Versions) -> String,
+}
+
+/// Cluster API core, kubeadm control plane and kubeadm bootstrap.
+pub const CLUSTER_API: CrdSource = CrdSource {
+    name: "cluster-api",
+    module: "sigs.k8s.io/cluster-api",
+    dirs: &[
+        "core/config/crd/bases",
+        "controlplane/kubeadm/config/crd/bases",
+        "bootstrap/kubeadm/config/crd/bases",
+    ],
+    version: |v| v.cluster_api.clone(),
+};
+
+/// Cluster API's AWS provider.
+pub const CLUSTER_API_PROVIDER_AWS: CrdSource = CrdSource {
+    name: "cluster-api-provider-aws",
+    module: "sigs.k8s.io/cluster-api-provider-aws/v2",
+    dirs: &["config/crd/bases"],
+    version: |v| v.cluster_api_provider_aws.clone(),
+};
+
+/// Every source `plinth dev up` installs.
+pub const DEFAULT_SOURCES: &[CrdSource] = &[CLUSTER_API, CLUSTER_API_PROVIDER_AWS];
+
+impl CrdSource {
+    /// The pinned version (without `v`).
+    pub fn version(&self) -> String {
+        (self.version)(&Versions::pinned())
+    }
+
+    fn cache_dir(&self, cache: &Path) -> PathBuf {
+        cache
+            .join("crds")
+            .join(format!("{}-v{}", self.name, self.version()))
+    }
+
+    /// The CRD files in plinth's cache, fetching them through the Go module proxy first if
+    /// needed.
+    pub fn fetch(&self, cache: &Path) -> Result<Vec<PathBuf>, Error> {
+        let dir = self.cache_dir(cache);
+        if !dir.join(".complete").is_file() {
+            self.download_into(&dir)?;
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(io_err(&dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    fn download_into(&self, dir: &Path) -> Result<(), Error> {
+        let fetch_err = |problem: String| Error::CrdFetch {
+            module: format!("{}@v{}", self.module, self.version()),
+            problem,
+        };
+        let go = crate::upstream::find_go()?;
+        let parent = dir.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        let output = Command::new(go)
+            .args(["mod", "download", "-json"])
+            .arg(format!("{}@v{}", self.module, self.version()))
+            .current_dir(parent)
+            .env("GOWORK", "off")
+            .env("GOFLAGS", "-mod=mod")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| fetch_err(e.to_string()))?;
+        let info: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        if let Some(err) = info.get("Error").and_then(Value::as_str) {
+            return Err(fetch_err(err.to_owned()));
+        }
+        if !output.status.success() {
+            return Err(fetch_err(
+                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            ));
+        }
+        let module_dir = info
+            .get("Dir")
+            .and_then(Value::as_str)
+            .map(PathBuf::from)
+            .ok_or_else(|| fetch_err("`go mod download -json` printed no Dir".to_owned()))?;
+
+        // Copy into a fresh directory, then rename: readers never see half a set.
+        let staging = parent.join(format!(".{}-{}.partial", self.name, std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
+        let mut copied = 0;
+        for sub in self.dirs {
+            let src = module_dir.join(sub);
+            let entries = std::fs::read_dir(&src).map_err(|e| {
+                fetch_err(format!("{} is missing in the module: {e}", src.display()))
+            })?;
+            for entry in entries {
+                let path = entry.map_err(io_err(&src))?.path();
+                if let (true, Some(name)) = (
+                    path.extension().is_some_and(|e| e == "yaml"),
+                    path.file_name(),
+                ) {
+                    let target = staging.join(name);
+                    std::fs::copy(&path, &target).map_err(io_err(&target))?;
+                    copied += 1;
+                }
+            }
+        }
+        if copied == 0 {
+            return Err(fetch_err(format!("no CRD files under {:?}", self.dirs)));
+        }
+        let marker = staging.join(".complete");
+        std::fs::write(&marker, format!("{}@v{}\n", self.module, self.version()))
+            .map_err(io_err(&marker))?;
+        let _ = std::fs::remove_dir_all(dir);
+        match std::fs::rename(&staging, dir) {
+            Ok(()) => Ok(()),
+            // Another process finished the same download first.
+            Err(_) if dir.join(".complete").is_file() => {
+                let _ = std::fs::remove_dir_all(&staging);
+                Ok(())
+            }
+            Err(e) => Err(io_err(dir)(e)),
+        }
+    }
+
+    /// The CRD objects of this source, as JSON.
+    pub fn load(&self, cache: &Path) -> Result<Vec<Value>, Error> {
+        let files = self.fetch(cache)?;
+        let docs = plinth_core::manifest::read_paths(&files).map_err(|e| Error::CrdFetch {
+            module: self.module.to_owned(),
+            problem: e.to_string(),
+        })?;
+        Ok(docs
+            .into_iter()
+            .filter(|d| d.kind() == Some("CustomResourceDefinition"))
+            .map(plinth_core::manifest::Document::into_value)
+            .collect())
+    }
+}
+
+/// Installs every CRD of `sources` (server-side apply as `plinth`) and waits until each is
+/// `Established`.
+pub async fn install(client: &Client, sources: &[CrdSource], cache: &Path) -> Result<(), Error> {
+    let mut crds = Vec::new();
+    for source in sources {
+        crds.extend(source.load(cache)?);
+    }
+    plinth_kube::crd::install(client, &crds, "plinth", Duration::from_secs(60)).await?;
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Command-line grammar (clap). Flags follow kubectl's habits: `--kubeconfig`, `--context`,
+//! `-o/--output`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// plinth — an enterprise Kubernetes platform, as working software.
+#[derive(Debug, Parser)]
+#[command(name = "plinth", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Cluster selection (as kubectl).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// kubectl-style cluster selection.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current-context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl ClusterArgs {
+    /// As plinth-kube's options.
+    pub fn options(&self) -> plinth_kube::ClientOptions {
+        plinth_kube::ClientOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Output format of reporting commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Aligned text for people.
+    #[default]
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print plinth's version, the Kubernetes API it targets and, when a cluster is
+    /// reachable, the server's version.
+    Version {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// A local development control plane (upstream etcd + kube-apiserver) for users
+    /// without a cluster.
+    Dev {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+/// `plinth dev ...`.
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Build (first time only) and start the control plane in the background, install the
+    /// upstream CRDs, and print how to use it. A second `up` reports the running one.
+    Up {
+        /// The API server's loopback port.
+        #[arg(long, default_value_t = 16443)]
+        port: u16,
+        /// Do not install the upstream CRDs (Cluster API and its AWS provider).
+        #[arg(long)]
+        no_crds: bool,
+        /// State directory.
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Stop the control plane and remove its state.
+    Down {
+        /// State directory.
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Report whether the control plane runs, its health and versions.
+    Status {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+        /// State directory.
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Print the shell line that points kubectl at the control plane.
+    Env {
+        /// State directory.
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Build (or verify) the upstream binaries and fetch the upstream CRDs into the cache,
+    /// without starting anything.
+    Build,
+}
+
+/// Where `plinth dev` keeps its control plane.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// State directory (default: $PLINTH_STATE_DIR, else $XDG_STATE_HOME/plinth/dev, else
+    /// ~/.local/state/plinth/dev).
+    #[arg(long, value_name = "DIR", env = "PLINTH_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl StateArgs {
+    /// The state directory to use.
+    pub fn dir(&self) -> PathBuf {
+        if let Some(d) = &self.state_dir {
+            return d.clone();
+        }
+        if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(d).join("plinth").join("dev");
+        }
+        let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
+        home.join(".local").join("state").join("plinth").join("dev")
+    }
+}

@@ -1,0 +1,34 @@
+//! One module per command; each turns parsed arguments into engine/shell calls and output.
+
+mod dev;
+mod version;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// How a command that ran to completion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything as expected (exit 0).
+    Ok,
+    /// Ran fine, found a problem to report (exit 1).
+    Findings,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        match o {
+            Outcome::Ok => ExitCode::SUCCESS,
+            Outcome::Findings => ExitCode::from(1),
+        }
+    }
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Version { output } => version::run(&cli.cluster, output).await,
+        Command::Dev { command } => dev::run(command).await,
+    }
+}
