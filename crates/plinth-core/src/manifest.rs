@@ -14,7 +14,9 @@
 //! - a list (`kind: List`, or any `kind: XxxList` with `items`, as the API server returns)
 //!   is expanded into its items; items of a typed list without `kind` get the list's
 //!   `apiVersion` and the kind without `List`;
-//! - YAML 1.1 booleans (`yes`, `on`) are booleans and duplicate keys are errors.
+//! - the YAML 1.2 core schema: only `true`/`false` are booleans (`n`, `no`, `on` stay
+//!   strings, so `name: n` is a name), numbers with leading zeros (`0755`) stay strings,
+//!   and duplicate keys are errors.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -418,11 +420,19 @@ fn convert(node: Spanned<Node>, file: &str) -> Result<(Value, Positions), Manife
     ))
 }
 
+/// The YAML reading options every plinth parser uses (see the module documentation).
+pub fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    }
+}
+
 /// Parses YAML or JSON text (`name` is used in locations) into documents.
 pub fn parse_str(name: &str, text: &str) -> Result<Vec<Document>, ManifestError> {
     let file: Arc<str> = Arc::from(name);
-    let nodes: Vec<Spanned<Node>> =
-        serde_saphyr::from_multiple(text).map_err(|err| syntax_error(&file, &err))?;
+    let nodes: Vec<Spanned<Node>> = serde_saphyr::from_multiple_with_options(text, yaml_options())
+        .map_err(|err| syntax_error(&file, &err))?;
     let mut docs = Vec::new();
     for node in nodes {
         let (value, positions) = convert(node, &file)?;
@@ -615,6 +625,19 @@ mod tests {
             docs[1].location_of(&["metadata", "name"]).to_string(),
             "x.yaml:12:9"
         );
+    }
+
+    #[test]
+    fn yaml_1_2_scalars() {
+        let docs = parse_str(
+            "s.yaml",
+            "kind: Node\nmetadata: {name: n}\nflags: [yes, on, true, False]\nmode: 0755\n",
+        )
+        .unwrap();
+        let v = docs[0].value();
+        assert_eq!(v["metadata"]["name"], "n");
+        assert_eq!(v["flags"], serde_json::json!(["yes", "on", true, false]));
+        assert_eq!(v["mode"], "0755");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! follows the number of matching pods, not the size of the cluster.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use plinth_core::selector::{Operator, Selector};
 
@@ -47,16 +48,103 @@ pub fn prefilter<'a>(
     config: &'a SchedulerConfig,
     excluded: BTreeSet<PodId>,
 ) -> Cycle<'a> {
-    let inter_pod = inter_pod_state(snapshot, pod, &excluded);
-    let spread = spread_state(snapshot, pod, &excluded);
+    let mut cycle = bare(snapshot, pod, profile, config, excluded);
+    fill(&mut cycle, &SpreadStatic::compute(snapshot, pod));
+    cycle
+}
+
+/// A cycle without the facts about other pods: enough for node-static filters.
+pub fn bare<'a>(
+    snapshot: &'a Snapshot,
+    pod: &'a Pod,
+    profile: Option<&'a WorkloadProfile>,
+    config: &'a SchedulerConfig,
+    excluded: BTreeSet<PodId>,
+) -> Cycle<'a> {
     Cycle {
         snapshot,
         pod,
         profile,
         config,
-        inter_pod,
-        spread,
+        inter_pod: InterPodState::default(),
+        spread: Vec::new(),
+        zone_counts: None,
         excluded,
+    }
+}
+
+/// Computes the facts about other pods into a bare cycle.
+pub fn fill(cycle: &mut Cycle<'_>, spread: &SpreadStatic) {
+    cycle.inter_pod = inter_pod_state(cycle.snapshot, cycle.pod, &cycle.excluded);
+    cycle.spread = spread_state(cycle.snapshot, cycle.pod, &cycle.excluded, spread);
+    cycle.zone_counts = cycle.profile.map(|p| {
+        cycle
+            .snapshot
+            .zone_workload(&p.name)
+            .map(<[u32]>::to_vec)
+            .unwrap_or_default()
+    });
+}
+
+/// The node-static part of topology spreading, per hard constraint: each node's domain
+/// (interned), which nodes count (they carry every hard constraint's key and pass the
+/// node-inclusion policies) and which domains have a counting node. Computed once per
+/// equivalence class of pods.
+#[derive(Debug, Clone, Default)]
+pub struct SpreadStatic {
+    /// Per hard constraint, per node: its domain id.
+    pub node_domain: Vec<Arc<Vec<Option<u32>>>>,
+    /// Per hard constraint, per node: whether it counts.
+    pub eligible: Vec<Vec<bool>>,
+    /// Per hard constraint, per domain: whether some counting node is in it.
+    pub eligible_domain: Vec<Vec<bool>>,
+}
+
+impl SpreadStatic {
+    /// Computes it for `pod`'s hard constraints.
+    pub fn compute(snapshot: &Snapshot, pod: &Pod) -> SpreadStatic {
+        let hard: Vec<_> = pod.spread.iter().filter(|c| c.hard).collect();
+        let mut out = SpreadStatic::default();
+        for c in &hard {
+            let mut ids: HashMap<&str, u32> = HashMap::new();
+            let mut node_domain = Vec::with_capacity(snapshot.node_count());
+            let mut eligible = vec![false; snapshot.node_count()];
+            let mut eligible_domain: Vec<bool> = Vec::new();
+            for (id, ns) in snapshot.nodes().iter().enumerate() {
+                let node = &ns.node;
+                let domain = node.labels.get(&c.topology_key).map(|v| {
+                    let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                    *ids.entry(v.as_str()).or_insert(next)
+                });
+                node_domain.push(domain);
+                let Some(d) = domain else { continue };
+                if eligible_domain.len() <= d as usize {
+                    eligible_domain.resize(d as usize + 1, false);
+                }
+                if !hard
+                    .iter()
+                    .all(|h| node.labels.contains_key(&h.topology_key))
+                {
+                    continue;
+                }
+                if c.honor_node_affinity && !node_matches_pod_affinity(pod, node) {
+                    continue;
+                }
+                if c.honor_node_taints
+                    && node.taints.iter().any(|t| {
+                        t.effect != TaintEffect::PreferNoSchedule && !tolerated(&pod.tolerations, t)
+                    })
+                {
+                    continue;
+                }
+                eligible[id] = true;
+                eligible_domain[d as usize] = true;
+            }
+            out.node_domain.push(Arc::new(node_domain));
+            out.eligible.push(eligible);
+            out.eligible_domain.push(eligible_domain);
+        }
+        out
     }
 }
 
@@ -101,7 +189,7 @@ fn inter_pod_state(snapshot: &Snapshot, pod: &Pod, excluded: &BTreeSet<PodId>) -
         state.affinity_any.push(any);
     }
     let pod_ns_labels = snapshot.namespace_labels(&pod.namespace);
-    for &id in snapshot.anti_affinity_pods() {
+    for id in snapshot.anti_affinity_candidates(&pod.labels) {
         if excluded.contains(&id) {
             continue;
         }
@@ -123,40 +211,21 @@ fn inter_pod_state(snapshot: &Snapshot, pod: &Pod, excluded: &BTreeSet<PodId>) -
     state
 }
 
-fn spread_state(snapshot: &Snapshot, pod: &Pod, excluded: &BTreeSet<PodId>) -> Vec<SpreadState> {
-    let hard: Vec<_> = pod.spread.iter().filter(|c| c.hard).collect();
-    if hard.is_empty() {
-        return Vec::new();
-    }
-    hard.iter()
-        .map(|c| {
-            // Eligible nodes: carrying every hard constraint's key, and passing the
-            // node-inclusion policies.
-            let mut counts: HashMap<String, i32> = HashMap::new();
-            let mut eligible = vec![false; snapshot.node_count()];
-            for (id, ns) in snapshot.nodes().iter().enumerate() {
-                let node = &ns.node;
-                if !hard
-                    .iter()
-                    .all(|h| node.labels.contains_key(&h.topology_key))
-                {
-                    continue;
-                }
-                if c.honor_node_affinity && !node_matches_pod_affinity(pod, node) {
-                    continue;
-                }
-                if c.honor_node_taints
-                    && node.taints.iter().any(|t| {
-                        t.effect != TaintEffect::PreferNoSchedule && !tolerated(&pod.tolerations, t)
-                    })
-                {
-                    continue;
-                }
-                eligible[id] = true;
-                if let Some(v) = node.labels.get(&c.topology_key) {
-                    counts.entry(v.clone()).or_insert(0);
-                }
-            }
+fn spread_state(
+    snapshot: &Snapshot,
+    pod: &Pod,
+    excluded: &BTreeSet<PodId>,
+    st: &SpreadStatic,
+) -> Vec<SpreadState> {
+    pod.spread
+        .iter()
+        .filter(|c| c.hard)
+        .enumerate()
+        .map(|(i, c)| {
+            let node_domain = st.node_domain[i].clone();
+            let eligible = &st.eligible[i];
+            let eligible_domain = &st.eligible_domain[i];
+            let mut counts = vec![0i32; eligible_domain.len()];
             if let Some(sel) = &c.selector {
                 for id in candidates(snapshot, sel) {
                     if excluded.contains(&id) {
@@ -166,26 +235,35 @@ fn spread_state(snapshot: &Snapshot, pod: &Pod, excluded: &BTreeSet<PodId>) -> V
                         continue;
                     };
                     let p = &placed.pod;
-                    if p.terminating || p.namespace != pod.namespace || !sel.matches(&p.labels) {
+                    if p.terminating
+                        || p.namespace != pod.namespace
+                        || !eligible.get(placed.node).copied().unwrap_or(false)
+                        || !sel.matches(&p.labels)
+                    {
                         continue;
                     }
-                    if !eligible[placed.node] {
-                        continue;
-                    }
-                    if let Some(v) = snapshot.node(placed.node).node.labels.get(&c.topology_key) {
-                        *counts.entry(v.clone()).or_insert(0) += 1;
+                    if let Some(d) = node_domain.get(placed.node).copied().flatten() {
+                        counts[d as usize] += 1;
                     }
                 }
             }
+            let domains = eligible_domain.iter().filter(|e| **e).count();
             let too_few = c
                 .min_domains
-                .is_some_and(|m| i32::try_from(counts.len()).unwrap_or(i32::MAX) < m);
+                .is_some_and(|m| i32::try_from(domains).unwrap_or(i32::MAX) < m);
             let min = if too_few {
                 0
             } else {
-                counts.values().copied().min().unwrap_or(0)
+                counts
+                    .iter()
+                    .zip(eligible_domain)
+                    .filter(|(_, e)| **e)
+                    .map(|(c, _)| *c)
+                    .min()
+                    .unwrap_or(0)
             };
             SpreadState {
+                node_domain,
                 counts,
                 min,
                 self_match: i32::from(c.selector.as_ref().is_some_and(|s| s.matches(&pod.labels))),

@@ -54,6 +54,11 @@ pub trait Filter: Send + Sync {
     fn is_static(&self) -> bool;
     /// Accepts the node, or says why not.
     fn filter(&self, cycle: &Cycle<'_>, node: &NodeState) -> Result<(), Rejection>;
+    /// The same verdict without the reasons (the hot path; plugins whose rejections are
+    /// common override it to avoid building messages).
+    fn passes(&self, cycle: &Cycle<'_>, node: &NodeState) -> bool {
+        self.filter(cycle, node).is_ok()
+    }
 }
 
 /// Inter-pod (anti-)affinity facts computed once per cycle.
@@ -73,8 +78,10 @@ pub struct InterPodState {
 /// Topology-spread facts for one hard constraint.
 #[derive(Debug, Clone, Default)]
 pub struct SpreadState {
-    /// Matching pods per topology value, over eligible nodes.
-    pub counts: HashMap<String, i32>,
+    /// Per node: its domain id (nodes without the topology key have none).
+    pub node_domain: std::sync::Arc<Vec<Option<u32>>>,
+    /// Matching pods per domain id, over eligible nodes.
+    pub counts: Vec<i32>,
     /// The global minimum (0 when fewer domains than `minDomains`).
     pub min: i32,
     /// 1 when the pod matches its own selector.
@@ -95,6 +102,8 @@ pub struct Cycle<'a> {
     pub inter_pod: InterPodState,
     /// Per hard spread constraint (same order as the pod's hard constraints).
     pub spread: Vec<SpreadState>,
+    /// Pods of the pod's workload type per zone id (`None` without a profile).
+    pub zone_counts: Option<Vec<u32>>,
     /// Pods treated as absent (preemption's what-if).
     pub excluded: BTreeSet<PodId>,
 }

@@ -24,6 +24,7 @@
 pub mod config;
 pub mod cycle;
 pub mod framework;
+pub mod load;
 pub mod model;
 pub mod plugins;
 pub mod preemption;
@@ -35,6 +36,7 @@ pub mod scheduler;
 pub mod score;
 pub mod simulate;
 pub mod snapshot;
+pub mod synthetic;
 pub mod testkit;
 
 pub use scheduler::{Explanation, FitError, Placement, Scheduler};

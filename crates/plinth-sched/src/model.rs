@@ -746,6 +746,9 @@ fn static_key(spec: &core::PodSpec, pod: &Pod) -> u64 {
     )
     .hash(&mut h);
     pod.tolerations.hash(&mut h);
+    for c in pod.spread.iter().filter(|c| c.hard) {
+        (&c.topology_key, c.honor_node_affinity, c.honor_node_taints).hash(&mut h);
+    }
     match &pod.profile {
         Ok(Some(p)) => format!("{p:?}").hash(&mut h),
         Ok(None) => 0u8.hash(&mut h),

@@ -322,10 +322,12 @@ pub struct Profiles {
 impl Profiles {
     /// Parses a `workload-profiles` document.
     pub fn parse(text: &str) -> Result<Profiles, ProfilesError> {
-        let doc: ProfilesDoc = serde_saphyr::from_str(text).map_err(|e| ProfilesError {
-            line: e.location().map_or(1, |l| l.line()),
-            message: first_line(&e.without_snippet().to_string()),
-        })?;
+        let doc: ProfilesDoc =
+            serde_saphyr::from_str_with_options(text, plinth_core::manifest::yaml_options())
+                .map_err(|e| ProfilesError {
+                    line: e.location().map_or(1, |l| l.line()),
+                    message: plain_message(&e),
+                })?;
         let mut by_name = BTreeMap::new();
         for (name, p) in doc.profiles {
             let line_of = |needle: &str| {
@@ -483,9 +485,20 @@ struct MetadataAffinity {
     anti_affinity_rules: Option<Vec<String>>,
 }
 
-fn first_line(s: &str) -> String {
-    let s = s.strip_prefix("error: ").unwrap_or(s);
-    s.lines().next().unwrap_or_default().to_owned()
+/// A YAML error's message on one line, without the parser's own (document-relative)
+/// position, which the caller reports in file terms.
+pub(crate) fn plain_message(e: &serde_saphyr::Error) -> String {
+    let s = e.without_snippet().to_string();
+    let s = s.strip_prefix("error: ").unwrap_or(&s);
+    let s = s.lines().next().unwrap_or_default();
+    let s = match s.split_once(": ") {
+        Some((head, rest)) if head.starts_with("line ") => rest,
+        _ => s,
+    };
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
 }
 
 /// The seed's six profiles, in its ConfigMap format.

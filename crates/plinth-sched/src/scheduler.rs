@@ -8,21 +8,22 @@
 //! reproducible.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::SchedulerConfig;
-use crate::cycle::prefilter;
+use crate::cycle::{SpreadStatic, bare, fill};
 use crate::framework::{Code, Cycle, Filter, Rejection, fit_error_message};
 use crate::model::Pod;
 use crate::plugins::default_filters;
 use crate::score::{self, Breakdown, Normaliser, StaticScore};
 use crate::snapshot::{NodeId, NodeState, Snapshot};
 
-/// Nodes per parallel work unit.
-const CHUNK: usize = 256;
+/// Nodes per parallel work unit (large: a node check is tens of nanoseconds, a task
+/// hand-off is microseconds).
+const CHUNK: usize = 1024;
 
 /// Node-static results for one equivalence class.
 struct StaticEntry {
@@ -32,6 +33,8 @@ struct StaticEntry {
     scores: Vec<StaticScore>,
     /// Nodes passing every static filter.
     passing: Vec<NodeId>,
+    /// Node-static spread facts, computed the first time a pod of the class needs them.
+    spread: OnceLock<SpreadStatic>,
 }
 
 /// Why a pod cannot be placed.
@@ -125,18 +128,28 @@ pub struct Explanation {
 pub struct Scheduler {
     config: Arc<SchedulerConfig>,
     filters: Vec<Box<dyn Filter>>,
+    /// Indexes of the filters that are not node-static.
+    dynamic: Vec<usize>,
     cache_generation: u64,
     cache: HashMap<u64, Arc<StaticEntry>>,
+    /// Per node (of the cached generation): its position in name order, for ties.
+    name_rank: Vec<u32>,
 }
 
 impl Scheduler {
     /// A scheduler with the default filter chain.
     pub fn new(config: SchedulerConfig) -> Scheduler {
+        let filters = default_filters();
+        let dynamic = (0..filters.len())
+            .filter(|&i| !filters[i].is_static())
+            .collect();
         Scheduler {
             config: Arc::new(config),
-            filters: default_filters(),
+            filters,
+            dynamic,
             cache_generation: u64::MAX,
             cache: HashMap::new(),
+            name_rank: Vec::new(),
         }
     }
 
@@ -167,6 +180,18 @@ impl Scheduler {
         if self.cache_generation != snapshot.generation() {
             self.cache.clear();
             self.cache_generation = snapshot.generation();
+            let mut order: Vec<NodeId> = (0..snapshot.node_count()).collect();
+            order.sort_by(|a, b| {
+                snapshot
+                    .node(*a)
+                    .node
+                    .name
+                    .cmp(&snapshot.node(*b).node.name)
+            });
+            self.name_rank = vec![0; order.len()];
+            for (rank, id) in order.into_iter().enumerate() {
+                self.name_rank[id] = u32::try_from(rank).unwrap_or(u32::MAX);
+            }
         }
         if let Some(e) = self.cache.get(&cycle.pod.static_key) {
             return e.clone();
@@ -211,16 +236,14 @@ impl Scheduler {
             rejections,
             scores,
             passing,
+            spread: OnceLock::new(),
         });
         self.cache.insert(cycle.pod.static_key, entry.clone());
         entry
     }
 
     fn dynamic_filters(&self) -> impl Iterator<Item = &dyn Filter> {
-        self.filters
-            .iter()
-            .filter(|f| !f.is_static())
-            .map(|f| f.as_ref())
+        self.dynamic.iter().map(|&i| self.filters[i].as_ref())
     }
 
     /// Runs the dynamic filters on one node.
@@ -229,6 +252,28 @@ impl Scheduler {
             f.filter(cycle, node)?;
         }
         Ok(())
+    }
+
+    /// [`Scheduler::check_dynamic`] without building reasons.
+    pub fn passes_dynamic(&self, cycle: &Cycle<'_>, node: &NodeState) -> bool {
+        self.dynamic_filters().all(|f| f.passes(cycle, node))
+    }
+
+    /// PreFilter with the class's cached node-static facts.
+    fn cycle_for<'a>(
+        &mut self,
+        snapshot: &'a Snapshot,
+        pod: &'a Pod,
+        config: &'a SchedulerConfig,
+    ) -> (Cycle<'a>, Arc<StaticEntry>) {
+        let profile = pod.profile.as_ref().ok().and_then(|p| p.as_deref());
+        let mut cycle = bare(snapshot, pod, profile, config, BTreeSet::new());
+        let entry = self.static_entry(snapshot, &cycle);
+        let spread = entry
+            .spread
+            .get_or_init(|| SpreadStatic::compute(snapshot, pod));
+        fill(&mut cycle, spread);
+        (cycle, entry)
     }
 
     /// Schedules one pod against the snapshot (which is not changed).
@@ -241,10 +286,8 @@ impl Scheduler {
                 pod_problem: Some(problem),
             });
         }
-        let profile = pod.profile.as_ref().ok().and_then(|p| p.as_deref());
         let config = self.config.clone();
-        let cycle = prefilter(snapshot, pod, profile, &config, BTreeSet::new());
-        let entry = self.static_entry(snapshot, &cycle);
+        let (cycle, entry) = self.cycle_for(snapshot, pod, &config);
 
         // Pass 1: dynamic filters and the dynamic score inputs of every passing node.
         struct Feasible {
@@ -260,7 +303,9 @@ impl Scheduler {
             .with_min_len(CHUNK)
             .filter_map(|&id| {
                 let node = snapshot.node(id);
-                this.check_dynamic(&cycle, node).ok()?;
+                if !this.passes_dynamic(&cycle, node) {
+                    return None;
+                }
                 Some(Feasible {
                     node: id,
                     resource: score::resource_score(&cycle, node),
@@ -272,14 +317,14 @@ impl Scheduler {
         if feasible.is_empty() {
             return Err(self.fit_error(snapshot, &cycle, &entry));
         }
-        // Pass 2: normalise and pick the best.
-        let mut norm = Normaliser::default();
+        // Pass 2 (sequential: cheaper than waking the pool again): normalise, pick the best.
+        let mut norm = Normaliser::new(&cycle);
         for f in &feasible {
             norm.add(&entry.scores[f.node], f.zone);
         }
+        let rank = &self.name_rank;
         let best = feasible
-            .par_iter()
-            .with_min_len(CHUNK)
+            .iter()
             .map(|f| {
                 let b = score::combine(
                     &cycle,
@@ -291,7 +336,7 @@ impl Scheduler {
                 );
                 (f.node, b)
             })
-            .reduce_with(|a, b| better(snapshot, a, b));
+            .reduce(|a, b| better(rank, a, b));
         match best {
             Some((node, score)) => Ok(Placement {
                 node,
@@ -332,11 +377,10 @@ impl Scheduler {
             return out;
         }
         let config = self.config.clone();
-        let cycle = prefilter(snapshot, pod, profile, &config, BTreeSet::new());
-        let entry = self.static_entry(snapshot, &cycle);
+        let (cycle, entry) = self.cycle_for(snapshot, pod, &config);
         let mut feasible = Vec::new();
         let mut rejected = Vec::new();
-        let mut norm = Normaliser::default();
+        let mut norm = Normaliser::new(&cycle);
         for (id, node) in snapshot.nodes().iter().enumerate() {
             let verdict = match &entry.rejections[id] {
                 Some(r) => Err((**r).clone()),
@@ -392,17 +436,14 @@ impl Scheduler {
     }
 }
 
-/// The better of two scored nodes: higher total, then the name that sorts first.
-fn better(
-    snapshot: &Snapshot,
-    a: (NodeId, Breakdown),
-    b: (NodeId, Breakdown),
-) -> (NodeId, Breakdown) {
+/// The better of two scored nodes: higher total, then the name that sorts first
+/// (`rank` is each node's position in name order).
+fn better(rank: &[u32], a: (NodeId, Breakdown), b: (NodeId, Breakdown)) -> (NodeId, Breakdown) {
     match a.1.total.total_cmp(&b.1.total) {
         std::cmp::Ordering::Greater => a,
         std::cmp::Ordering::Less => b,
         std::cmp::Ordering::Equal => {
-            if snapshot.node(a.0).node.name <= snapshot.node(b.0).node.name {
+            if rank[a.0] <= rank[b.0] {
                 a
             } else {
                 b

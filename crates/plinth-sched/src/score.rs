@@ -21,6 +21,7 @@
 
 use serde::Serialize;
 
+use crate::config::ScoreWeights;
 use crate::framework::Cycle;
 use crate::model::TaintEffect;
 use crate::model::tolerated;
@@ -196,14 +197,17 @@ pub fn utilisation_score(node: &NodeState) -> f64 {
 /// How many pods of the pod's workload type are in the node's zone (`None` when the pod
 /// has no profile or the node no zone).
 pub fn zone_count(cycle: &Cycle<'_>, node: &NodeState) -> Option<u32> {
-    let profile = cycle.profile?;
-    let zone = node.node.zone()?;
-    Some(cycle.snapshot.zone_workload_count(zone, &profile.name))
+    let counts = cycle.zone_counts.as_ref()?;
+    let zone = usize::from(node.zone?);
+    Some(counts.get(zone).copied().unwrap_or(0))
 }
 
-/// Maxima over the feasible nodes, for the parts normalised against the best node.
-#[derive(Debug, Clone, Copy, Default)]
+/// Maxima over the feasible nodes, for the parts normalised against the best node, and
+/// the weights (normalised once per cycle).
+#[derive(Debug, Clone, Copy)]
 pub struct Normaliser {
+    /// The part weights, summing to 1.
+    pub weights: ScoreWeights,
     /// Highest preferred node-affinity raw score.
     pub max_preferred: f64,
     /// Highest count of untolerated `PreferNoSchedule` taints.
@@ -213,6 +217,16 @@ pub struct Normaliser {
 }
 
 impl Normaliser {
+    /// An empty normaliser for this cycle's configuration.
+    pub fn new(cycle: &Cycle<'_>) -> Normaliser {
+        Normaliser {
+            weights: cycle.config.weights.normalised().unwrap_or_default(),
+            max_preferred: 0.0,
+            max_taints: 0.0,
+            max_zone: 0,
+        }
+    }
+
     /// Folds in one feasible node.
     pub fn add(&mut self, s: &StaticScore, zone: Option<u32>) {
         self.max_preferred = self.max_preferred.max(s.preferred_raw);
@@ -237,21 +251,20 @@ pub fn combine(
     zone: Option<u32>,
     norm: &Normaliser,
 ) -> Breakdown {
-    let mut parts = Vec::with_capacity(3);
+    let (mut sum, mut n) = (0.0, 0u32);
     if let Some(p) = s.profile_affinity {
-        parts.push(p);
+        sum += p;
+        n += 1;
     }
     if norm.max_preferred > 0.0 {
-        parts.push(100.0 * s.preferred_raw / norm.max_preferred);
+        sum += 100.0 * s.preferred_raw / norm.max_preferred;
+        n += 1;
     }
     if norm.max_taints > 0.0 {
-        parts.push(100.0 * (1.0 - s.taint_raw / norm.max_taints));
+        sum += 100.0 * (1.0 - s.taint_raw / norm.max_taints);
+        n += 1;
     }
-    let affinity = if parts.is_empty() {
-        100.0
-    } else {
-        parts.iter().sum::<f64>() / parts.len() as f64
-    };
+    let affinity = if n == 0 { 100.0 } else { sum / f64::from(n) };
     let load_balance = match zone {
         Some(c) if norm.max_zone > 0 => {
             let spread = 100.0 * (1.0 - f64::from(c) / f64::from(norm.max_zone));
@@ -260,7 +273,8 @@ pub fn combine(
         Some(_) => UTILISATION_SHARE * utilisation + (1.0 - UTILISATION_SHARE) * 100.0,
         None => utilisation,
     };
-    let w = cycle.config.weights.normalised().unwrap_or_default();
+    let _ = cycle;
+    let w = norm.weights;
     let total = w.resource * resource
         + w.affinity * affinity
         + w.sla * s.sla

@@ -24,6 +24,10 @@ pub type PodId = usize;
 /// A node and what is placed on it.
 #[derive(Debug, Clone)]
 pub struct NodeState {
+    /// Its index in the snapshot.
+    pub id: NodeId,
+    /// Interned zone (see [`Snapshot::zone_name`]).
+    pub zone: Option<u16>,
     /// The node.
     pub node: Arc<Node>,
     /// Sum of the effective requests of its pods.
@@ -39,8 +43,10 @@ pub struct NodeState {
 }
 
 impl NodeState {
-    fn new(node: Node) -> NodeState {
+    fn new(id: NodeId, zone: Option<u16>, node: Node) -> NodeState {
         NodeState {
+            id,
+            zone,
             node: Arc::new(node),
             requested: Resources::default(),
             nonzero_cpu: 0,
@@ -163,7 +169,14 @@ pub struct Snapshot {
     pod_ids: HashMap<(String, String), PodId>,
     label_index: HashMap<(String, String), BTreeSet<PodId>>,
     anti_affinity_pods: BTreeSet<PodId>,
-    zone_workload: HashMap<(String, String), u32>,
+    /// Workload type → zone → pods of that type in the zone.
+    zone_workload: HashMap<String, Vec<u32>>,
+    zones: Vec<String>,
+    /// Pods with anti-affinity terms, indexed by a `key=value` their term selectors
+    /// require (`In`), so only pods whose terms could match a given pod are examined.
+    anti_index: HashMap<(String, String), BTreeSet<PodId>>,
+    /// Pods with an anti-affinity term that has no `In` requirement to index by.
+    anti_unindexed: BTreeSet<PodId>,
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
     pdbs: Vec<Pdb>,
     classes: PriorityClasses,
@@ -195,15 +208,17 @@ impl Snapshot {
         // Unique across all snapshots, so a clone that diverges never reuses a
         // generation another snapshot's cache entries were computed for.
         self.generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+        let zone = node.zone().map(|z| self.intern_zone(z));
         match self.node_ids.get(&node.name) {
             Some(&id) => {
                 self.nodes[id].node = Arc::new(node);
+                self.nodes[id].zone = zone;
                 id
             }
             None => {
                 let id = self.nodes.len();
                 self.node_ids.insert(node.name.clone(), id);
-                self.nodes.push(NodeState::new(node));
+                self.nodes.push(NodeState::new(id, zone, node));
                 id
             }
         }
@@ -309,18 +324,75 @@ impl Snapshot {
 
     /// Pods of workload type `workload` in `zone`.
     pub fn zone_workload_count(&self, zone: &str, workload: &str) -> u32 {
+        let Some(z) = self.zones.iter().position(|n| n == zone) else {
+            return 0;
+        };
         self.zone_workload
-            .get(&(zone.to_owned(), workload.to_owned()))
+            .get(workload)
+            .and_then(|v| v.get(z))
             .copied()
             .unwrap_or(0)
     }
 
-    fn zone_workload_key(&self, node: NodeId, pod: &Pod) -> Option<(String, String)> {
-        let zone = self.nodes[node].node.zone()?.to_owned();
+    /// Pods of workload type `workload` per zone id.
+    pub fn zone_workload(&self, workload: &str) -> Option<&[u32]> {
+        self.zone_workload.get(workload).map(Vec::as_slice)
+    }
+
+    /// The name of an interned zone.
+    pub fn zone_name(&self, id: u16) -> Option<&str> {
+        self.zones.get(usize::from(id)).map(String::as_str)
+    }
+
+    fn intern_zone(&mut self, zone: &str) -> u16 {
+        match self.zones.iter().position(|z| z == zone) {
+            Some(i) => u16::try_from(i).unwrap_or(u16::MAX),
+            None => {
+                self.zones.push(zone.to_owned());
+                u16::try_from(self.zones.len() - 1).unwrap_or(u16::MAX)
+            }
+        }
+    }
+
+    fn zone_workload_key(&self, node: NodeId, pod: &Pod) -> Option<(String, usize)> {
+        let zone = usize::from(self.nodes[node].zone?);
         match &pod.profile {
-            Ok(Some(p)) => Some((zone, p.name.clone())),
+            Ok(Some(p)) => Some((p.name.clone(), zone)),
             _ => None,
         }
+    }
+
+    /// Pods whose anti-affinity terms might match a pod with these labels (a superset;
+    /// callers check the terms).
+    pub fn anti_affinity_candidates(&self, labels: &BTreeMap<String, String>) -> BTreeSet<PodId> {
+        let mut out = self.anti_unindexed.clone();
+        for (k, v) in labels {
+            if let Some(ids) = self.anti_index.get(&(k.clone(), v.clone())) {
+                out.extend(ids.iter().copied());
+            }
+        }
+        out
+    }
+
+    /// The index keys of a pod's anti-affinity terms (`None` for a term that cannot be
+    /// indexed).
+    fn anti_keys(pod: &Pod) -> Vec<Option<Vec<(String, String)>>> {
+        pod.pod_anti_affinity
+            .iter()
+            .map(|t| {
+                let sel = t.selector.as_ref()?;
+                let req = sel
+                    .requirements()
+                    .iter()
+                    .find(|r| r.operator() == plinth_core::selector::Operator::In)?;
+                Some(
+                    req.values()
+                        .iter()
+                        .map(|v| (req.key().to_owned(), v.clone()))
+                        .collect(),
+                )
+            })
+            .collect()
     }
 
     /// Places a pod on a node; returns its id. A pod of the same namespace and name that
@@ -345,9 +417,25 @@ impl Snapshot {
         }
         if !pod.pod_anti_affinity.is_empty() {
             self.anti_affinity_pods.insert(id);
+            for keys in Self::anti_keys(&pod) {
+                match keys {
+                    Some(keys) => {
+                        for k in keys {
+                            self.anti_index.entry(k).or_default().insert(id);
+                        }
+                    }
+                    None => {
+                        self.anti_unindexed.insert(id);
+                    }
+                }
+            }
         }
-        if let Some(key) = self.zone_workload_key(node, &pod) {
-            *self.zone_workload.entry(key).or_insert(0) += 1;
+        if let Some((workload, zone)) = self.zone_workload_key(node, &pod) {
+            let counts = self.zone_workload.entry(workload).or_default();
+            if counts.len() <= zone {
+                counts.resize(zone + 1, 0);
+            }
+            counts[zone] += 1;
         }
         self.pod_ids
             .insert((pod.namespace.clone(), pod.name.clone()), id);
@@ -368,9 +456,22 @@ impl Snapshot {
                 }
             }
         }
-        self.anti_affinity_pods.remove(&id);
-        if let Some(key) = self.zone_workload_key(placed.node, &placed.pod)
-            && let Some(c) = self.zone_workload.get_mut(&key)
+        if self.anti_affinity_pods.remove(&id) {
+            self.anti_unindexed.remove(&id);
+            for k in Self::anti_keys(&placed.pod).into_iter().flatten().flatten() {
+                if let Some(set) = self.anti_index.get_mut(&k) {
+                    set.remove(&id);
+                    if set.is_empty() {
+                        self.anti_index.remove(&k);
+                    }
+                }
+            }
+        }
+        if let Some((workload, zone)) = self.zone_workload_key(placed.node, &placed.pod)
+            && let Some(c) = self
+                .zone_workload
+                .get_mut(&workload)
+                .and_then(|z| z.get_mut(zone))
         {
             *c = c.saturating_sub(1);
         }

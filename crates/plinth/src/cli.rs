@@ -60,9 +60,30 @@ pub enum Format {
     Json,
 }
 
+/// Output format of commands that also print YAML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum RichFormat {
+    /// Aligned text for people.
+    #[default]
+    Table,
+    /// JSON for programs.
+    Json,
+    /// YAML for programs and people.
+    Yaml,
+}
+
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Place pending pods of a cluster snapshot with the scheduling engine, explaining
+    /// every placement and every pod left pending (exit 1 when some stay pending).
+    Simulate(SimulateArgs),
+    /// Measure plinth's engines (see docs/benchmarks.md).
+    Bench {
+        /// What to measure.
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Print plinth's version, the Kubernetes API it targets and, when a cluster is
     /// reachable, the server's version.
     Version {
@@ -142,4 +163,53 @@ impl StateArgs {
         let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
         home.join(".local").join("state").join("plinth").join("dev")
     }
+}
+
+/// `plinth simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Snapshot files or directories: Nodes, Pods, PriorityClasses,
+    /// PodDisruptionBudgets, Namespaces and the profiles ConfigMap, as `kubectl get -o
+    /// yaml` prints them (multi-document and `kind: List` accepted; `-` for stdin).
+    #[arg(long = "snapshot", value_name = "PATH", required = true, num_args = 1..)]
+    pub snapshot: Vec<PathBuf>,
+    /// Workload profiles: the `advanced-scheduling-policies` ConfigMap or a bare
+    /// `profiles:` document (default: the ConfigMap in the snapshot, else the built-in six).
+    #[arg(long, value_name = "FILE")]
+    pub profiles: Option<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: RichFormat,
+    /// Explain one pod (`NAMESPACE/NAME`): every node's verdict and score parts.
+    #[arg(long, value_name = "NS/NAME")]
+    pub explain: Option<String>,
+    /// Plan capacity: how many nodes like the template Node in FILE pool POOL needs to
+    /// place every pending pod (repeatable).
+    #[arg(long, value_name = "POOL=FILE")]
+    pub capacity: Vec<String>,
+    /// Do not let pods preempt others.
+    #[arg(long)]
+    pub no_preemption: bool,
+}
+
+/// `plinth bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Scheduling decision throughput on a synthetic cluster of the seed's pools:
+    /// every pending pod is scheduled (every feasible node filtered and scored) and
+    /// assumed, one after another.
+    Scheduler {
+        /// Nodes in the synthetic cluster.
+        #[arg(long, default_value_t = 5000)]
+        nodes: usize,
+        /// Pending pods to schedule.
+        #[arg(long, default_value_t = 10000)]
+        pods: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
 }

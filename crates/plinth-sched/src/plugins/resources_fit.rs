@@ -46,6 +46,20 @@ impl Filter for NodeResourcesFit {
     fn is_static(&self) -> bool {
         false
     }
+    fn passes(&self, cycle: &Cycle<'_>, node: &NodeState) -> bool {
+        let req = &cycle.pod.requests.requests;
+        let alloc = &node.node.allocatable;
+        let used = &node.requested;
+        i64::try_from(node.pods.len()).unwrap_or(i64::MAX) < alloc.pods
+            && (req.cpu <= 0 || req.cpu <= alloc.cpu - used.cpu)
+            && (req.memory <= 0 || req.memory <= alloc.memory - used.memory)
+            && (req.ephemeral_storage <= 0
+                || req.ephemeral_storage <= alloc.ephemeral_storage - used.ephemeral_storage)
+            && req
+                .scalar
+                .iter()
+                .all(|(name, want)| *want <= 0 || *want <= alloc.get(name) - used.get(name))
+    }
     fn filter(&self, cycle: &Cycle<'_>, node: &NodeState) -> Result<(), Rejection> {
         let reasons = insufficient(cycle, node);
         if reasons.is_empty() {

@@ -19,14 +19,15 @@ impl Filter for PodTopologySpread {
     fn filter(&self, cycle: &Cycle<'_>, node: &NodeState) -> Result<(), Rejection> {
         let hard = cycle.pod.spread.iter().filter(|c| c.hard);
         for (c, state) in hard.zip(&cycle.spread) {
-            let Some(value) = node.node.labels.get(&c.topology_key) else {
+            let Some(domain) = state.node_domain.get(node.id).copied().flatten() else {
+                let _ = c;
                 return Err(Rejection::new(
                     self.name(),
                     Code::UnschedulableAndUnresolvable,
                     "node(s) didn't match pod topology spread constraints (missing required label)",
                 ));
             };
-            let matching = state.counts.get(value).copied().unwrap_or(0);
+            let matching = state.counts.get(domain as usize).copied().unwrap_or(0);
             if matching + state.self_match - state.min > c.max_skew {
                 return Err(Rejection::new(
                     self.name(),

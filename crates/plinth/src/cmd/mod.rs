@@ -1,6 +1,8 @@
 //! One module per command; each turns parsed arguments into engine/shell calls and output.
 
+mod bench;
 mod dev;
+mod simulate;
 mod version;
 
 use std::process::ExitCode;
@@ -30,5 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Version { output } => version::run(&cli.cluster, output).await,
         Command::Dev { command } => dev::run(command).await,
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Bench { command } => bench::run(command),
     }
 }
