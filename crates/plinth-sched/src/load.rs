@@ -5,8 +5,9 @@
 //! queue order; finished ones are ignored), PriorityClasses (on top of the seed's five),
 //! PodDisruptionBudgets, Namespaces, and the `advanced-scheduling-policies` ConfigMap:
 //! `workload-profiles` (the profiles), and optionally `score-weights`
-//! (`{resource, affinity, sla, load_balance}`) and `zone-latency` (`{ZONE: ms}`). Other
-//! kinds are counted and left alone.
+//! (`{resource, affinity, sla, load_balance}`), `zone-latency` (`{ZONE: ms}`) and
+//! `spot-labels` (`["key=value", ...]`, replacing the built-in list). Other kinds are
+//! counted and left alone.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -27,6 +28,8 @@ use crate::snapshot::{Pdb, Snapshot};
 pub const WEIGHTS_KEY: &str = "score-weights";
 /// ConfigMap key for zone latencies.
 pub const ZONE_LATENCY_KEY: &str = "zone-latency";
+/// ConfigMap key for the labels that mark spot capacity (a list of `key=value`).
+pub const SPOT_LABELS_KEY: &str = "spot-labels";
 
 /// What a snapshot holds.
 #[derive(Debug)]
@@ -119,6 +122,38 @@ pub fn config_from_configmap(
                     )
                 },
             )?;
+    }
+    if let Some(t) = text(SPOT_LABELS_KEY) {
+        let list: Vec<String> =
+            serde_saphyr::from_str_with_options(t, plinth_core::manifest::yaml_options()).map_err(
+                |e| {
+                    inner(
+                        SPOT_LABELS_KEY,
+                        e.location().map_or(1, |l| l.line()),
+                        format!(
+                            "expected a list of key=value: {}",
+                            crate::profile::plain_message(&e)
+                        ),
+                    )
+                },
+            )?;
+        config.spot_labels = list
+            .iter()
+            .map(|entry| {
+                entry
+                    .split_once('=')
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                    .filter(|(k, _)| !k.is_empty())
+                    .ok_or_else(|| {
+                        doc.error_at(
+                            &["data", SPOT_LABELS_KEY],
+                            format!(
+                                "{entry:?} is not key=value (e.g. karpenter.sh/capacity-type=spot)"
+                            ),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?;
     }
     Ok(config)
 }
@@ -309,7 +344,7 @@ items:
 
     #[test]
     fn policies_configmap_sets_profiles_weights_and_latency() {
-        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: advanced-scheduling-policies, namespace: kube-system}\ndata:\n  workload-profiles: |\n    profiles:\n      only:\n        resource_profile: {cpu_weight: 1, memory_weight: 1}\n        sla_requirements: {max_latency_ms: 5, availability_pct: 99.9, isolation_level: shared}\n  score-weights: |\n    {resource: 1, affinity: 1, sla: 1, load_balance: 1}\n  zone-latency: |\n    us-east-1a: 2\n";
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: advanced-scheduling-policies, namespace: kube-system}\ndata:\n  workload-profiles: |\n    profiles:\n      only:\n        resource_profile: {cpu_weight: 1, memory_weight: 1}\n        sla_requirements: {max_latency_ms: 5, availability_pct: 99.9, isolation_level: shared}\n  score-weights: |\n    {resource: 1, affinity: 1, sla: 1, load_balance: 1}\n  zone-latency: |\n    us-east-1a: 2\n  spot-labels: |\n    - node.example.com/lifecycle=preemptible\n";
         let l = load(
             &parse_str("cm.yaml", text).unwrap(),
             SchedulerConfig::default(),
@@ -318,6 +353,13 @@ items:
         .unwrap();
         assert_eq!(l.config.profiles.names(), ["only"]);
         assert_eq!(l.config.zone_latency_ms.get("us-east-1a"), Some(&2));
+        assert_eq!(
+            l.config.spot_labels,
+            [(
+                "node.example.com/lifecycle".to_owned(),
+                "preemptible".to_owned()
+            )]
+        );
         assert!((l.config.weights.normalised().unwrap().sla - 0.25).abs() < 1e-9);
 
         let bad = text.replace("isolation_level: shared", "isolation_level: private");

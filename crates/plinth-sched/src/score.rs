@@ -287,3 +287,184 @@ pub fn combine(
         total: total.clamp(0.0, 100.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SchedulerConfig;
+    use crate::cycle::prefilter;
+    use crate::testkit::{Fixture, NodeB, PodB, node, pod};
+    use std::collections::BTreeSet;
+
+    /// Scores `p` on every node of the fixture (all assumed feasible), by node name.
+    fn scores(f: &Fixture, p: &PodB) -> Vec<(String, Breakdown)> {
+        let pod = p.build();
+        let profile = pod.profile.clone().expect("profile");
+        let cycle = prefilter(
+            &f.snapshot,
+            &pod,
+            profile.as_deref(),
+            &f.config,
+            BTreeSet::new(),
+        );
+        let mut norm = Normaliser::new(&cycle);
+        let statics: Vec<_> = f
+            .snapshot
+            .nodes()
+            .iter()
+            .map(|n| static_score(&cycle, n))
+            .collect();
+        for (n, s) in f.snapshot.nodes().iter().zip(&statics) {
+            norm.add(s, zone_count(&cycle, n));
+        }
+        f.snapshot
+            .nodes()
+            .iter()
+            .zip(&statics)
+            .map(|(n, s)| {
+                let b = combine(
+                    &cycle,
+                    s,
+                    resource_score(&cycle, n),
+                    utilisation_score(n),
+                    zone_count(&cycle, n),
+                    &norm,
+                );
+                (n.node.name.clone(), b)
+            })
+            .collect()
+    }
+
+    fn get(v: &[(String, Breakdown)], n: &str) -> Breakdown {
+        v.iter()
+            .find(|(name, _)| name == n)
+            .map(|(_, b)| *b)
+            .expect(n)
+    }
+
+    fn web(n: &str) -> NodeB {
+        node(n).label("workload-type", "web")
+    }
+
+    #[test]
+    fn resource_part_counts_pods_already_placed() {
+        let f = Fixture::new(vec![node("busy"), node("idle")])
+            .with_pods(vec![(pod("x").request("3", "6Gi"), "busy")]);
+        let s = scores(&f, &pod("p").request("500m", "1Gi"));
+        assert!(get(&s, "idle").resource > get(&s, "busy").resource);
+        // 4 CPUs, 3.5 used after placement → 12.5% free; 8 GiB, 7 GiB used → 12.5% free.
+        assert!(
+            (get(&s, "busy").resource - 12.5).abs() < 1e-9,
+            "{:?}",
+            get(&s, "busy")
+        );
+    }
+
+    #[test]
+    fn gpu_weighted_profiles_score_gpu_less_nodes_zero_for_gpu() {
+        let f = Fixture::new(vec![
+            node("gpu")
+                .label("accelerator", "gpu")
+                .alloc_res("nvidia.com/gpu", "2"),
+            node("cpu").label("accelerator", "gpu"),
+        ]);
+        let p = pod("i")
+            .label("workload.enterprise.io/type", "ml-inference")
+            .request_res("nvidia.com/gpu", "1");
+        let s = scores(&f, &p);
+        assert!(
+            get(&s, "gpu").resource > get(&s, "cpu").resource + 20.0,
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn sla_part_penalises_spot_latency_and_shared_use_of_dedicated_nodes() {
+        let mut f = Fixture::new(vec![
+            web("plain").label("topology.kubernetes.io/zone", "near"),
+            web("spot")
+                .label("spot-instance", "true")
+                .label("topology.kubernetes.io/zone", "near"),
+            web("far").label("topology.kubernetes.io/zone", "far"),
+            web("dedicated")
+                .label("node-type", "dedicated")
+                .label("topology.kubernetes.io/zone", "near"),
+            web("unmeasured").label("failure-domain.beta.kubernetes.io/zone", "elsewhere"),
+        ]);
+        f.config = SchedulerConfig {
+            zone_latency_ms: [("near".to_owned(), 20), ("far".to_owned(), 500)].into(),
+            ..SchedulerConfig::default()
+        };
+        let s = scores(
+            &f,
+            &pod("w").label("workload.enterprise.io/type", "web-application"),
+        ); // 200 ms, 99.9%
+        assert!(
+            (get(&s, "plain").sla - 98.0).abs() < 1e-9,
+            "20/200 of 20 points: {:?}",
+            get(&s, "plain")
+        );
+        assert!((get(&s, "spot").sla - 68.0).abs() < 1e-9);
+        assert!(
+            (get(&s, "far").sla - 50.0).abs() < 1e-9,
+            "slower than max_latency_ms"
+        );
+        assert!((get(&s, "dedicated").sla - 78.0).abs() < 1e-9);
+        assert!(
+            (get(&s, "unmeasured").sla - 100.0).abs() < 1e-9,
+            "no latency data, no penalty"
+        );
+        let plain = scores(&f, &pod("q"));
+        assert!(
+            plain.iter().all(|(_, b)| (b.sla - 100.0).abs() < 1e-9),
+            "no profile: neutral"
+        );
+    }
+
+    #[test]
+    fn load_balance_uses_utilisation_and_zone_spread() {
+        let f = Fixture::new(vec![
+            web("a1").label("topology.kubernetes.io/zone", "a"),
+            web("b1").label("topology.kubernetes.io/zone", "b"),
+        ])
+        .with_pods(vec![
+            (
+                pod("w1").label("workload.enterprise.io/type", "web-application"),
+                "a1",
+            ),
+            (
+                pod("w2").label("workload.enterprise.io/type", "web-application"),
+                "a1",
+            ),
+        ]);
+        let s = scores(
+            &f,
+            &pod("w").label("workload.enterprise.io/type", "web-application"),
+        );
+        assert!(get(&s, "b1").load_balance > get(&s, "a1").load_balance);
+        assert!(
+            (get(&s, "b1").load_balance - 100.0).abs() < 1e-9,
+            "empty node in an empty zone"
+        );
+    }
+
+    #[test]
+    fn preferences_and_totals_stay_in_range() {
+        let f = Fixture::new(vec![
+            node("gold")
+                .label("tier", "gold")
+                .taint("legacy", "", "PreferNoSchedule"),
+            node("silver").label("tier", "silver"),
+        ]);
+        let p = pod("p").preferred_node_affinity(50, serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["gold"]}]}));
+        let s = scores(&f, &p);
+        // gold: preferred 100, taint 0 → 50; silver: preferred 0, taint 100 → 50.
+        assert!((get(&s, "gold").affinity - 50.0).abs() < 1e-9, "{s:?}");
+        assert!((get(&s, "silver").affinity - 50.0).abs() < 1e-9, "{s:?}");
+        for (_, b) in &s {
+            for part in [b.resource, b.affinity, b.sla, b.load_balance, b.total] {
+                assert!((0.0..=100.0).contains(&part), "{b:?}");
+            }
+        }
+    }
+}
