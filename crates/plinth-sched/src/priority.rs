@@ -165,6 +165,8 @@ impl PriorityClasses {
         policy: Option<&str>,
     ) -> Result<(i32, PreemptionPolicy), String> {
         let class = match class_name.filter(|n| !n.is_empty()) {
+            // An admitted pod carries its priority; the class is only a fallback.
+            Some(name) if priority.is_some() => self.get(name),
             Some(name) => Some(self.get(name).ok_or_else(|| {
                 format!(
                     "priority class {name:?} does not exist (known: {})",

@@ -224,6 +224,52 @@ impl Snapshot {
         }
     }
 
+    /// Removes a node and the pods placed on it; returns whether it existed. The last
+    /// node takes the freed id, so ids stay dense.
+    pub fn remove_node(&mut self, name: &str) -> bool {
+        let Some(id) = self.node_ids.remove(name) else {
+            return false;
+        };
+        for pod in self.nodes[id].pods.clone() {
+            self.remove(pod);
+        }
+        self.generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+        let last = self.nodes.len() - 1;
+        self.nodes.swap_remove(id);
+        if id != last {
+            self.nodes[id].id = id;
+            self.node_ids.insert(self.nodes[id].node.name.clone(), id);
+            for pod in self.nodes[id].pods.clone() {
+                if let Some(Some(p)) = self.pods.get_mut(pod) {
+                    p.node = id;
+                }
+            }
+        }
+        true
+    }
+
+    /// Adds or replaces the priority class set (pods already compiled keep theirs).
+    pub fn set_classes(&mut self, classes: PriorityClasses) {
+        self.classes = classes;
+    }
+
+    /// Forgets a namespace.
+    pub fn remove_namespace(&mut self, name: &str) {
+        self.namespaces.remove(name);
+    }
+
+    /// Adds or replaces a PodDisruptionBudget (by namespace and name).
+    pub fn upsert_pdb(&mut self, pdb: Pdb) {
+        self.remove_pdb(&pdb.namespace.clone(), &pdb.name.clone());
+        self.pdbs.push(pdb);
+    }
+
+    /// Removes a PodDisruptionBudget.
+    pub fn remove_pdb(&mut self, namespace: &str, name: &str) {
+        self.pdbs
+            .retain(|p| !(p.namespace == namespace && p.name == name));
+    }
+
     /// Records a namespace's labels (for `namespaceSelector`).
     pub fn set_namespace(&mut self, name: String, labels: BTreeMap<String, String>) {
         self.namespaces.insert(name, labels);
@@ -534,6 +580,28 @@ mod tests {
         s.place(pod("c", "2"), n);
         assert_eq!(s.node(n).requested.cpu, 2500);
         assert_eq!(s.pod_count(), 2);
+    }
+
+    #[test]
+    fn removing_a_node_keeps_ids_dense_and_pods_consistent() {
+        let mut s = Snapshot::new(PriorityClasses::seed());
+        let n1 = s.upsert_node(node("n1"));
+        let n2 = s.upsert_node(node("n2"));
+        let n3 = s.upsert_node(node("n3"));
+        s.place(pod("a", "1"), n1);
+        let b = s.place(pod("b", "1"), n3);
+        let before = s.generation();
+        assert!(s.remove_node("n1"));
+        assert!(!s.remove_node("n1"));
+        assert_ne!(s.generation(), before);
+        assert_eq!(s.node_count(), 2);
+        assert_eq!(s.pod_count(), 1, "pods of a removed node are gone");
+        let moved = s.node_id("n3").expect("n3");
+        assert_eq!(moved, n1, "the last node takes the freed id");
+        assert_eq!(s.node(moved).id, moved);
+        assert_eq!(s.pod(b).map(|p| p.node), Some(moved));
+        assert_eq!(s.node_id("n2"), Some(n2));
+        let _ = n3;
     }
 
     #[test]

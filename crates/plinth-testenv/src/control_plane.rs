@@ -211,6 +211,9 @@ impl ControlPlane {
         .arg("--authorization-mode=Node,RBAC")
         .arg("--anonymous-auth=false")
         .arg("--allow-privileged=true")
+        // Nodes here are API objects without kubelets, and no node-lifecycle controller
+        // would ever lift the not-ready taint this plugin adds on create.
+        .arg("--disable-admission-plugins=TaintNodesByCondition")
         .arg("--profiling=false");
         cmd
     }

@@ -78,6 +78,18 @@ pub enum Command {
     /// Place pending pods of a cluster snapshot with the scheduling engine, explaining
     /// every placement and every pod left pending (exit 1 when some stay pending).
     Simulate(SimulateArgs),
+    /// The live enterprise scheduler.
+    Scheduler {
+        /// What to do.
+        #[command(subcommand)]
+        command: SchedulerCommand,
+    },
+    /// Explain a decision against the live cluster.
+    Explain {
+        /// What to explain.
+        #[command(subcommand)]
+        command: ExplainCommand,
+    },
     /// Measure plinth's engines (see docs/benchmarks.md).
     Bench {
         /// What to measure.
@@ -208,6 +220,105 @@ pub enum BenchCommand {
         /// Generator seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
+}
+
+/// `plinth scheduler ...`.
+#[derive(Debug, Subcommand)]
+pub enum SchedulerCommand {
+    /// Run the scheduler against the cluster until SIGTERM (or, with leader election,
+    /// until the lease is lost).
+    Run(SchedulerRunArgs),
+}
+
+/// `plinth scheduler run`.
+#[derive(Debug, Args)]
+pub struct SchedulerRunArgs {
+    /// Pods with this `spec.schedulerName` are ours.
+    #[arg(long, default_value = "enterprise-scheduler")]
+    pub scheduler_name: String,
+    /// The policies ConfigMap to watch and hot-reload (`NAMESPACE/NAME`).
+    #[arg(long, value_name = "NS/NAME")]
+    pub profiles_configmap: Option<String>,
+    /// Client-side queries per second (kube-scheduler's default is 50).
+    #[arg(long, default_value_t = 50)]
+    pub kube_api_qps: u32,
+    /// Client-side burst (kube-scheduler's default is 100).
+    #[arg(long, default_value_t = 100)]
+    pub kube_api_burst: u32,
+    /// Where to serve /metrics, /healthz and /readyz over HTTPS; `none` to serve nothing.
+    #[arg(long, default_value = "127.0.0.1:10361")]
+    pub metrics_addr: String,
+    /// Serving certificate (PEM); without it an in-memory self-signed one is used.
+    #[arg(long, value_name = "FILE", requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// Serving key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// Run only while holding the leader lease.
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// Lease name.
+    #[arg(long, default_value = "enterprise-scheduler")]
+    pub leader_elect_lease_name: String,
+    /// Lease namespace (default: the pod's namespace in a cluster, else kube-system).
+    #[arg(long)]
+    pub leader_elect_lease_namespace: Option<String>,
+    /// Lease duration (`15s`, `500ms`).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub leader_elect_lease_duration: std::time::Duration,
+    /// How long the leader tries to renew before it stops.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub leader_elect_renew_deadline: std::time::Duration,
+    /// How often to try to acquire or renew.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub leader_elect_retry_period: std::time::Duration,
+    /// This replica's identity (default: host name and process id).
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// Bindings in flight at most.
+    #[arg(long, default_value_t = 16)]
+    pub bind_parallelism: usize,
+}
+
+/// A duration such as `15s`, `500ms` or `2m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (examples: 15s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("{s:?}: unit must be ms, s or m")),
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("{s:?} must be positive"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// `plinth explain ...`.
+#[derive(Debug, Subcommand)]
+pub enum ExplainCommand {
+    /// Every node's verdict and score parts for one pod, against the live cluster.
+    Pod {
+        /// The pod (`NAMESPACE/NAME`).
+        pod: String,
+        /// The policies ConfigMap to read profiles from (`NAMESPACE/NAME`).
+        #[arg(
+            long,
+            value_name = "NS/NAME",
+            default_value = "kube-system/advanced-scheduling-policies"
+        )]
+        profiles_configmap: String,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,

@@ -2,6 +2,8 @@
 
 mod bench;
 mod dev;
+mod explain;
+mod scheduler;
 mod simulate;
 mod version;
 
@@ -34,5 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Dev { command } => dev::run(command).await,
         Command::Simulate(args) => simulate::run(&args),
         Command::Bench { command } => bench::run(command),
+        Command::Scheduler { command } => scheduler::run(&cli.cluster, command).await,
+        Command::Explain { command } => explain::run(&cli.cluster, command).await,
     }
 }

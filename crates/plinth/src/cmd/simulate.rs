@@ -271,7 +271,8 @@ fn gib(bytes: i64) -> String {
     format!("{:.1}Gi", bytes as f64 / (1024.0 * 1024.0 * 1024.0))
 }
 
-fn print_explanation(e: &Explanation) {
+/// Prints an explanation as a table.
+pub fn print_explanation(e: &Explanation) {
     output::line(format!(
         "explain {} (priority {}, profile {})",
         e.pod,
