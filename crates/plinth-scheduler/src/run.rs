@@ -350,6 +350,7 @@ impl Loop {
     }
 
     fn schedule_one(&mut self, item: QueuedPod) {
+        tracing::debug!(pod = %item.key, attempts = item.attempts, "scheduling");
         let key = item.key.clone();
         let now = self.now();
         if matches!(self.state.assumption(&key), Some(Assumption::Nominated(_))) {
@@ -478,6 +479,7 @@ impl Loop {
     }
 
     fn bind_done(&mut self, done: BindDone) {
+        tracing::debug!(pod = %done.key, node = %done.node, outcome = ?done.outcome, "binding finished");
         let now = self.now();
         match done.outcome {
             BindOutcome::Bound => {

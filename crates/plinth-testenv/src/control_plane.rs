@@ -7,6 +7,7 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -43,9 +44,11 @@ pub struct ControlPlane {
     server: String,
     apiserver_port: u16,
     etcd_port: u16,
-    etcd: Option<Process>,
-    apiserver: Option<Process>,
+    etcd: Mutex<Option<Process>>,
+    apiserver: Mutex<Option<Process>>,
     kubeconfig: PathBuf,
+    binaries: Binaries,
+    lifetime: Lifetime,
 }
 
 /// Process ids of a detached control plane.
@@ -101,34 +104,58 @@ impl ControlPlane {
         let pki = Pki::generate(&dir.join("pki"))?;
         let server = format!("https://127.0.0.1:{apiserver_port}");
 
-        let mut plane = ControlPlane {
+        let plane = ControlPlane {
             kubeconfig: dir.join("kubeconfig"),
             dir,
             pki,
             server,
             apiserver_port,
             etcd_port,
-            etcd: None,
-            apiserver: None,
+            etcd: Mutex::new(None),
+            apiserver: Mutex::new(None),
+            binaries: opts.binaries.clone(),
+            lifetime: opts.lifetime,
         };
+        write_file(&plane.dir.join("audit-policy.yaml"), AUDIT_POLICY, false)?;
         let etcd_cmd = plane.etcd_command(&opts.binaries, peer_port);
-        plane.etcd = Some(Process::spawn(
+        *lock(&plane.etcd) = Some(Process::spawn(
             "etcd",
             etcd_cmd,
             &logs.join("etcd.log"),
             opts.lifetime,
         )?);
-        let apiserver_cmd = plane.apiserver_command(&opts.binaries);
-        plane.apiserver = Some(Process::spawn(
-            "kube-apiserver",
-            apiserver_cmd,
-            &logs.join("kube-apiserver.log"),
-            opts.lifetime,
-        )?);
+        plane.spawn_apiserver()?;
         let yaml = plane.admin_kubeconfig();
         write_file(&plane.kubeconfig, &yaml, true)?;
         plane.wait_ready(opts.timeout).await?;
         Ok(plane)
+    }
+
+    fn spawn_apiserver(&self) -> Result<(), Error> {
+        let cmd = self.apiserver_command(&self.binaries);
+        let log = self.dir.join("logs").join("kube-apiserver.log");
+        *lock(&self.apiserver) = Some(Process::spawn("kube-apiserver", cmd, &log, self.lifetime)?);
+        Ok(())
+    }
+
+    /// Stops kube-apiserver only (etcd keeps the data): clients see the server vanish.
+    pub fn stop_apiserver(&self) {
+        if let Some(mut p) = lock(&self.apiserver).take() {
+            p.stop(Duration::from_secs(10));
+        }
+    }
+
+    /// Starts kube-apiserver again on the same port with the same certificates and waits
+    /// for `/readyz`.
+    pub async fn start_apiserver(&self, timeout: Duration) -> Result<(), Error> {
+        self.spawn_apiserver()?;
+        self.wait_ready(timeout).await
+    }
+
+    /// The API server's audit log: one JSON event per line for every `pods/binding`
+    /// create (metadata level), so tests can count bindings per pod.
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.dir.join("logs").join("audit.log")
     }
 
     fn etcd_command(&self, binaries: &Binaries, peer_port: u16) -> Command {
@@ -214,19 +241,28 @@ impl ControlPlane {
         // Nodes here are API objects without kubelets, and no node-lifecycle controller
         // would ever lift the not-ready taint this plugin adds on create.
         .arg("--disable-admission-plugins=TaintNodesByCondition")
-        .arg("--profiling=false");
+        .arg("--profiling=false")
+        .arg(format!(
+            "--audit-policy-file={}",
+            self.dir.join("audit-policy.yaml").display()
+        ))
+        .arg(format!(
+            "--audit-log-path={}",
+            self.audit_log_path().display()
+        ))
+        .arg("--audit-log-maxbackup=1");
         cmd
     }
 
-    async fn wait_ready(&mut self, timeout: Duration) -> Result<(), Error> {
+    async fn wait_ready(&self, timeout: Duration) -> Result<(), Error> {
         let client = self.admin_client().await?;
         let started = Instant::now();
         loop {
-            for process in [self.etcd.as_mut(), self.apiserver.as_mut()]
-                .into_iter()
-                .flatten()
-            {
-                if let Some(status) = process.exited() {
+            for slot in [&self.etcd, &self.apiserver] {
+                let mut guard = lock(slot);
+                if let Some(process) = guard.as_mut()
+                    && let Some(status) = process.exited()
+                {
                     return Err(Error::Startup {
                         component: process.name(),
                         problem: format!("it exited ({status})"),
@@ -286,10 +322,9 @@ impl ControlPlane {
 
     /// Process ids of etcd and kube-apiserver (while running).
     pub fn pids(&self) -> Vec<u32> {
-        [self.etcd.as_ref(), self.apiserver.as_ref()]
+        [&self.etcd, &self.apiserver]
             .into_iter()
-            .flatten()
-            .map(Process::pid)
+            .filter_map(|slot| lock(slot).as_ref().map(Process::pid))
             .collect()
     }
 
@@ -316,19 +351,17 @@ impl ControlPlane {
 
     /// Stops kube-apiserver, then etcd.
     pub fn stop(&mut self) {
-        if let Some(mut p) = self.apiserver.take() {
-            p.stop(Duration::from_secs(10));
-        }
-        if let Some(mut p) = self.etcd.take() {
+        self.stop_apiserver();
+        if let Some(mut p) = lock(&self.etcd).take() {
             p.stop(Duration::from_secs(10));
         }
     }
 
     /// Lets the processes run on after this handle is gone (`plinth dev up`).
-    pub fn detach(mut self) -> DetachedPids {
+    pub fn detach(self) -> DetachedPids {
         DetachedPids {
-            etcd: self.etcd.take().map_or(0, Process::detach),
-            apiserver: self.apiserver.take().map_or(0, Process::detach),
+            etcd: lock(&self.etcd).take().map_or(0, Process::detach),
+            apiserver: lock(&self.apiserver).take().map_or(0, Process::detach),
         }
     }
 }
@@ -337,6 +370,25 @@ impl Drop for ControlPlane {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// What the API server audits: creates of `pods/binding`, at metadata level.
+const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create]
+  resources:
+  - group: \"\"
+    resources: [pods/binding]
+- level: None
+";
+
+/// Locks a process slot; a poisoned lock still holds a valid `Option<Process>`.
+fn lock(slot: &Mutex<Option<Process>>) -> std::sync::MutexGuard<'_, Option<Process>> {
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A kubeconfig with one cluster, user and context (`plinth`), certificates embedded.
