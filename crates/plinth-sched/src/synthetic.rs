@@ -62,8 +62,18 @@ fn node_json(
     json!({"metadata": {"name": name, "labels": l}, "spec": spec, "status": {"allocatable": alloc}})
 }
 
-/// `nodes` nodes of the seed's pools.
+/// `nodes` nodes of the seed's pools, compiled for the engine.
 pub fn nodes(count: usize, seed: u64) -> Vec<Node> {
+    node_objects(count, seed)
+        .iter()
+        // Built from constants; a failure is a bug in this generator.
+        .map(|n| Node::from_k8s(n).expect("synthetic node compiles"))
+        .collect()
+}
+
+/// `nodes` nodes of the seed's pools, as Kubernetes objects (to create through an API
+/// server, as upstream's scheduler_perf does).
+pub fn node_objects(count: usize, seed: u64) -> Vec<k8s_openapi::api::core::v1::Node> {
     let mut rng = Rng(seed);
     (0..count)
         .map(|i| {
@@ -153,20 +163,36 @@ pub fn nodes(count: usize, seed: u64) -> Vec<Node> {
                 ),
             };
             // Built above from constants; a failure is a bug in this generator.
-            let raw: k8s_openapi::api::core::v1::Node =
-                serde_json::from_value(v).expect("synthetic node JSON is a Node");
-            Node::from_k8s(&raw).expect("synthetic node compiles")
+            serde_json::from_value(v).expect("synthetic node JSON is a Node")
         })
         .collect()
 }
 
-/// `count` pending pods of mixed profiles.
+/// `count` pending pods of mixed profiles, compiled for the engine.
 pub fn pods(
     count: usize,
     seed: u64,
     config: &SchedulerConfig,
     classes: &PriorityClasses,
 ) -> Vec<Arc<Pod>> {
+    pod_objects(count, seed, "bench", "enterprise-scheduler")
+        .iter()
+        .filter_map(|raw| {
+            Pod::from_k8s(raw, classes, &config.profiles)
+                .ok()
+                .map(Arc::new)
+        })
+        .collect()
+}
+
+/// `count` pending pods of mixed profiles as Kubernetes objects in `namespace`, for
+/// scheduler `scheduler_name`.
+pub fn pod_objects(
+    count: usize,
+    seed: u64,
+    namespace: &str,
+    scheduler_name: &str,
+) -> Vec<k8s_openapi::api::core::v1::Pod> {
     let mut rng = Rng(seed ^ 0xA5A5);
     let mem_tol = json!([{"key": "workload-type", "operator": "Equal", "value": "memory-intensive", "effect": "NoSchedule"}]);
     let ml_tol = json!([{"key": "workload-type", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}]);
@@ -194,13 +220,16 @@ pub fn pods(
                 labels["workload.enterprise.io/type"] = json!(kind);
             }
             let mut requests = json!({"cpu": cpu, "memory": mem});
+            // Extended resources cannot be overcommitted: the API server wants limit = request.
+            let mut limits = json!({});
             if let Some(g) = extra["gpu"].as_u64() {
                 requests["nvidia.com/gpu"] = json!(g.to_string());
+                limits["nvidia.com/gpu"] = json!(g.to_string());
             }
             let mut spec = json!({
-                "schedulerName": "enterprise-scheduler",
+                "schedulerName": scheduler_name,
                 "priorityClassName": class,
-                "containers": [{"name": "main", "resources": {"requests": requests}}],
+                "containers": [{"name": "main", "image": "registry.example.com/bench:1", "resources": {"requests": requests.clone(), "limits": limits}}],
             });
             if let Some(t) = extra.get("tol") {
                 spec["tolerations"] = t.clone();
@@ -213,9 +242,8 @@ pub fn pods(
                 spec["affinity"] = json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
                     {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": "kubernetes.io/hostname"}]}});
             }
-            let v = json!({"metadata": {"name": format!("pod-{i}"), "namespace": "bench", "labels": labels}, "spec": spec});
-            let raw: k8s_openapi::api::core::v1::Pod = serde_json::from_value(v).ok()?;
-            Pod::from_k8s(&raw, classes, &config.profiles).ok().map(Arc::new)
+            let v = json!({"metadata": {"name": format!("pod-{i}"), "namespace": namespace, "labels": labels}, "spec": spec});
+            serde_json::from_value(v).ok()
         })
         .collect()
 }

@@ -69,6 +69,56 @@ pub fn key_of<K: Resource>(obj: &K) -> String {
     }
 }
 
+/// Drops what the scheduler never reads, so cached objects stay small: managed fields and
+/// kubectl's last-applied copy everywhere; for pods also volumes, mounts, environment,
+/// commands, probes and lifecycle hooks (no filter of plinth's looks at them).
+trait Trim: Resource {
+    fn trim(&mut self) {
+        let meta = self.meta_mut();
+        meta.managed_fields = None;
+        if let Some(a) = meta.annotations.as_mut() {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+}
+
+impl Trim for Node {}
+impl Trim for PodDisruptionBudget {}
+impl Trim for PriorityClass {}
+impl Trim for Namespace {}
+impl Trim for Pod {
+    fn trim(&mut self) {
+        let meta = &mut self.metadata;
+        meta.managed_fields = None;
+        if let Some(a) = meta.annotations.as_mut() {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+        if let Some(spec) = self.spec.as_mut() {
+            spec.volumes = None;
+            for c in spec
+                .containers
+                .iter_mut()
+                .chain(spec.init_containers.iter_mut().flatten())
+            {
+                c.volume_mounts = None;
+                c.env = None;
+                c.env_from = None;
+                c.command = None;
+                c.args = None;
+                c.liveness_probe = None;
+                c.readiness_probe = None;
+                c.startup_probe = None;
+                c.lifecycle = None;
+            }
+        }
+        if let Some(status) = self.status.as_mut() {
+            status.conditions = None;
+            status.container_statuses = None;
+            status.init_container_statuses = None;
+        }
+    }
+}
+
 fn spawn_one<K>(
     api: Api<K>,
     kind: Kind,
@@ -76,10 +126,14 @@ fn spawn_one<K>(
     tx: mpsc::UnboundedSender<Change>,
 ) -> JoinHandle<()>
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Trim + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     tokio::spawn(async move {
-        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+        // Managed fields and kubectl's last-applied copy are never read here and make
+        // objects several times larger in memory: dropped as they arrive.
+        let stream = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(Trim::trim);
         futures::pin_mut!(stream);
         let mut listing: Option<HashSet<String>> = None;
         while let Some(event) = stream.next().await {

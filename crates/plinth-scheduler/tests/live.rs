@@ -85,6 +85,24 @@ async fn unschedulable_pods_get_events_and_conditions_then_bind_when_a_node_appe
     );
     assert!(message.contains("Insufficient cpu"), "{message}");
 
+    // Required node affinity that no node satisfies.
+    let mut picky = s.pod("picky");
+    picky["spec"]["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "disktype", "operator": "In", "values": ["ssd"]}]}]}}});
+    s.create_pod(picky).await;
+    s.event(
+        "picky",
+        "FailedScheduling",
+        "didn't match Pod's node affinity/selector",
+        WAIT,
+    )
+    .await;
+    let (status, reason, _) = s.scheduled_condition("picky").await.expect("condition");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "Unschedulable")
+    );
+
     // An unknown profile and malformed metadata: named problems, never a crash.
     let mut unknown = s.pod("unknown-profile");
     unknown["metadata"]["labels"]["workload.enterprise.io/type"] = json!("quantum");

@@ -207,6 +207,33 @@ pub struct SimulateArgs {
 /// `plinth bench ...`.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// plinth's scheduler and the upstream kube-scheduler side by side on one real
+    /// control plane: synthetic nodes of the seed's pools, the same pending pods for
+    /// each, at the given client QPS/burst settings.
+    Live {
+        /// Nodes.
+        #[arg(long, default_value_t = 5000)]
+        nodes: usize,
+        /// Pods per run.
+        #[arg(long, default_value_t = 10000)]
+        pods: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Client QPS/burst settings to run (repeatable), e.g. `5000/5000`.
+        #[arg(long = "qps", value_name = "QPS/BURST", default_values_t = ["5000/5000".to_owned(), "50/100".to_owned()])]
+        qps: Vec<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Differential correctness against kube-scheduler on standard constraints (taints,
+    /// node affinity, resources): exit 1 when the two disagree.
+    Differential {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
     /// Scheduling decision throughput on a synthetic cluster of the seed's pools:
     /// every pending pod is scheduled (every feasible node filtered and scored) and
     /// assumed, one after another.
@@ -280,7 +307,7 @@ pub struct SchedulerRunArgs {
     #[arg(long)]
     pub identity: Option<String>,
     /// Bindings in flight at most.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 64)]
     pub bind_parallelism: usize,
 }
 

@@ -30,6 +30,43 @@ pub fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
             seed,
             output: format,
         } => scheduler(nodes, pods, seed, format),
+        BenchCommand::Live { .. } | BenchCommand::Differential { .. } => {
+            anyhow::bail!("internal: live benchmarks run on the async path")
+        }
+    }
+}
+
+/// Runs the benchmarks that need a control plane.
+pub async fn run_async(command: BenchCommand) -> anyhow::Result<Outcome> {
+    match command {
+        BenchCommand::Live {
+            nodes,
+            pods,
+            seed,
+            qps,
+            output: format,
+        } => {
+            let settings = qps
+                .iter()
+                .map(|s| {
+                    let (q, b) = s
+                        .split_once('/')
+                        .ok_or_else(|| anyhow::anyhow!("--qps {s:?} must be QPS/BURST"))?;
+                    Ok((q.parse()?, b.parse()?))
+                })
+                .collect::<anyhow::Result<Vec<(u32, u32)>>>()?;
+            super::bench_live::live(nodes, pods, seed, &settings, format == Format::Json).await?;
+            Ok(Outcome::Ok)
+        }
+        BenchCommand::Differential { output: format } => {
+            let agree = super::bench_live::differential(format == Format::Json).await?;
+            Ok(if agree {
+                Outcome::Ok
+            } else {
+                Outcome::Findings
+            })
+        }
+        other => run(other),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per command; each turns parsed arguments into engine/shell calls and output.
 
 mod bench;
+mod bench_live;
 mod dev;
 mod explain;
 mod scheduler;
@@ -35,7 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Version { output } => version::run(&cli.cluster, output).await,
         Command::Dev { command } => dev::run(command).await,
         Command::Simulate(args) => simulate::run(&args),
-        Command::Bench { command } => bench::run(command),
+        Command::Bench { command } => bench::run_async(command).await,
         Command::Scheduler { command } => scheduler::run(&cli.cluster, command).await,
         Command::Explain { command } => explain::run(&cli.cluster, command).await,
     }
