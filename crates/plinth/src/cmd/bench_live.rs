@@ -366,6 +366,9 @@ pub struct RunReport {
     pub peak_rss_kib: Option<u64>,
     /// CPU seconds used by the scheduler process.
     pub cpu_seconds: Option<f64>,
+    /// CPU seconds the API server and etcd spent during the run (the rest of the
+    /// machine's work for the same pods).
+    pub control_plane_cpu_seconds: Option<f64>,
     /// Placement quality.
     pub quality: Quality,
 }
@@ -423,11 +426,24 @@ pub async fn run_one(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let step = Step::start(format!("{tag}: {peer:?} scheduling"));
     let log = plane.dir().join(format!("{tag}.log"));
+    let control_plane_cpu = || {
+        plane
+            .plane
+            .pids()
+            .iter()
+            .map(|p| proc_stats(*p).1)
+            .sum::<Option<f64>>()
+    };
+    let cp_before = control_plane_cpu();
     let started = Instant::now();
     let mut child = spawn_scheduler(plane, peer, qps, burst, &log)?;
     let pid = child.id();
     let bound = observer.await.context("observer")?;
     let (peak_rss_kib, cpu_seconds) = proc_stats(pid);
+    let control_plane_cpu_seconds = match (cp_before, control_plane_cpu()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
         nix::sys::signal::Signal::SIGTERM,
@@ -455,6 +471,7 @@ pub async fn run_one(
         latency_p99: percentile(&latencies, 0.99),
         peak_rss_kib,
         cpu_seconds,
+        control_plane_cpu_seconds,
         quality: quality(nodes, &pods, &bound),
     };
     // Free the nodes for the next run.
