@@ -32,11 +32,18 @@ pub enum Binary {
     KubeScheduler,
     /// `go.etcd.io/etcd/server/v3`.
     Etcd,
+    /// `github.com/open-policy-agent/opa` (the reference Rego evaluator).
+    Opa,
 }
 
 impl Binary {
     /// All binaries, in build order.
-    pub const ALL: [Binary; 3] = [Binary::Etcd, Binary::KubeApiserver, Binary::KubeScheduler];
+    pub const ALL: [Binary; 4] = [
+        Binary::Etcd,
+        Binary::KubeApiserver,
+        Binary::KubeScheduler,
+        Binary::Opa,
+    ];
 
     /// File name.
     pub fn name(self) -> &'static str {
@@ -44,6 +51,7 @@ impl Binary {
             Binary::KubeApiserver => "kube-apiserver",
             Binary::KubeScheduler => "kube-scheduler",
             Binary::Etcd => "etcd",
+            Binary::Opa => "opa",
         }
     }
 
@@ -52,12 +60,14 @@ impl Binary {
             Binary::KubeApiserver => "k8s.io/kubernetes/cmd/kube-apiserver",
             Binary::KubeScheduler => "k8s.io/kubernetes/cmd/kube-scheduler",
             Binary::Etcd => "go.etcd.io/etcd/server/v3",
+            Binary::Opa => "github.com/open-policy-agent/opa",
         }
     }
 
     fn module_dir(self) -> &'static str {
         match self {
             Binary::Etcd => "etcd",
+            Binary::Opa => "opa",
             _ => "kube",
         }
     }
@@ -66,7 +76,7 @@ impl Binary {
     /// `--version` prints the pin instead of `v0.0.0-master`.
     fn ldflags(self, v: &Versions) -> String {
         let mut flags = vec!["-s".to_owned(), "-w".to_owned()];
-        if self != Binary::Etcd {
+        if matches!(self, Binary::KubeApiserver | Binary::KubeScheduler) {
             let minor = v.kubernetes.split('.').nth(1).unwrap_or_default();
             for pkg in [
                 "k8s.io/component-base/version",
@@ -85,6 +95,7 @@ impl Binary {
     fn expected_version(self, v: &Versions) -> String {
         match self {
             Binary::Etcd => format!("etcd Version: {}", v.etcd),
+            Binary::Opa => format!("Version: {}", v.opa),
             _ => format!("Kubernetes v{}", v.kubernetes),
         }
     }
@@ -125,9 +136,16 @@ impl Binaries {
         }
     }
 
-    /// Path of one binary.
+    /// Path of one binary. OPA's name carries its version, so pinning another OPA does
+    /// not invalidate the (slow to build) Kubernetes binaries next to it.
     pub fn path(&self, binary: Binary) -> PathBuf {
-        self.dir.join("bin").join(binary.name())
+        match binary {
+            Binary::Opa => self
+                .dir
+                .join("bin")
+                .join(format!("opa-v{}", self.versions.opa)),
+            _ => self.dir.join("bin").join(binary.name()),
+        }
     }
 
     /// Whether every binary file is present (not whether it works).
@@ -154,7 +172,11 @@ impl Binaries {
             dir: self.dir.clone(),
         };
         let output = Command::new(path)
-            .arg("--version")
+            .arg(if binary == Binary::Opa {
+                "version"
+            } else {
+                "--version"
+            })
             .stdin(Stdio::null())
             .output()
             .map_err(|e| broken(format!("it does not run: {e}")))?;
@@ -248,6 +270,7 @@ impl Binaries {
         std::fs::create_dir_all(&src).map_err(io_err(&src))?;
         let (go_mod, go_sum) = match binary {
             Binary::Etcd => (versions::ETCD_GO_MOD, versions::ETCD_GO_SUM),
+            Binary::Opa => (versions::OPA_GO_MOD, versions::OPA_GO_SUM),
             _ => (versions::KUBE_GO_MOD, versions::KUBE_GO_SUM),
         };
         for (name, text) in [("go.mod", go_mod), ("go.sum", go_sum)] {

@@ -9,6 +9,9 @@ pub(crate) const KUBE_GO_SUM: &str = include_str!("../../../tools/k8s/kube/go.su
 /// The wrapper module that builds etcd.
 pub(crate) const ETCD_GO_MOD: &str = include_str!("../../../tools/k8s/etcd/go.mod");
 pub(crate) const ETCD_GO_SUM: &str = include_str!("../../../tools/k8s/etcd/go.sum");
+/// The wrapper module that builds OPA.
+pub(crate) const OPA_GO_MOD: &str = include_str!("../../../tools/k8s/opa/go.mod");
+pub(crate) const OPA_GO_SUM: &str = include_str!("../../../tools/k8s/opa/go.sum");
 
 /// Upstream versions plinth pins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +24,8 @@ pub struct Versions {
     pub cluster_api: String,
     /// `sigs.k8s.io/cluster-api-provider-aws/v2`.
     pub cluster_api_provider_aws: String,
+    /// `github.com/open-policy-agent/opa`.
+    pub opa: String,
 }
 
 impl Versions {
@@ -42,6 +47,7 @@ impl Versions {
             etcd: get("ETCD_VERSION"),
             cluster_api: get("CLUSTER_API_VERSION"),
             cluster_api_provider_aws: get("CLUSTER_API_PROVIDER_AWS_VERSION"),
+            opa: get("OPA_VERSION"),
         }
     }
 
@@ -65,6 +71,7 @@ mod tests {
             ("etcd", &v.etcd),
             ("cluster-api", &v.cluster_api),
             ("cluster-api-provider-aws", &v.cluster_api_provider_aws),
+            ("opa", &v.opa),
         ] {
             assert!(
                 value.split('.').count() == 3 && value.split('.').all(|p| p.parse::<u32>().is_ok()),
@@ -86,6 +93,11 @@ mod tests {
         assert!(
             ETCD_GO_MOD.contains(&etcd),
             "tools/k8s/etcd/go.mod does not pin {etcd}; run tools/k8s/pin"
+        );
+        let opa = format!("github.com/open-policy-agent/opa v{}", v.opa);
+        assert!(
+            OPA_GO_MOD.contains(&opa),
+            "tools/k8s/opa/go.mod does not pin {opa}; run tools/k8s/pin"
         );
         assert_eq!(v.kubernetes_minor(), plinth_kube::KUBERNETES_API_VERSION);
         assert!(!KUBE_GO_SUM.is_empty() && !ETCD_GO_SUM.is_empty());

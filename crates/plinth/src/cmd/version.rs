@@ -54,6 +54,7 @@ pub async fn run(cluster: &ClusterArgs, format: Format) -> anyhow::Result<Outcom
                     "etcd": format!("v{}", pins.etcd),
                     "clusterApi": format!("v{}", pins.cluster_api),
                     "clusterApiProviderAws": format!("v{}", pins.cluster_api_provider_aws),
+                    "opa": format!("v{}", pins.opa),
                 },
                 "server": server,
             }));
@@ -66,8 +67,12 @@ pub async fn run(cluster: &ClusterArgs, format: Format) -> anyhow::Result<Outcom
                 plinth_kube::KUBERNETES_API_VERSION.replace('.', "_")
             ));
             output::line(format!(
-                "upstream pins   kubernetes v{}, etcd v{}, cluster-api v{}, cluster-api-provider-aws v{}",
-                pins.kubernetes, pins.etcd, pins.cluster_api, pins.cluster_api_provider_aws
+                "upstream pins   kubernetes v{}, etcd v{}, cluster-api v{}, cluster-api-provider-aws v{}, opa v{}",
+                pins.kubernetes,
+                pins.etcd,
+                pins.cluster_api,
+                pins.cluster_api_provider_aws,
+                pins.opa
             ));
             output::line(match &server {
                 Server::Connected {
