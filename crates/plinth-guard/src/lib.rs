@@ -3,5 +3,7 @@
 //! Gatekeeper-compatible ConstraintTemplates (Rego, evaluated by regorus) and Constraints.
 //!
 //! Pure: an admission request or object in, a decision with upstream-form messages out.
-//! Empty until the guard issue lands.
 #![forbid(unsafe_code)]
+
+pub mod gatekeeper;
+pub mod library;

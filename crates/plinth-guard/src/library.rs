@@ -1,0 +1,152 @@
+//! The policies plinth ships: the seed's two ConstraintTemplates (corrected) and a
+//! library of templates in the gatekeeper-library family, with the constraints a
+//! platform team would start from. Embedded, so an installed `plinth` carries them.
+
+use serde_json::Value;
+
+use crate::gatekeeper::{PolicyError, PolicySet};
+
+/// Every shipped template, as `(file name, YAML)`, sorted by file name.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    t(
+        "allowedimageregistries.yaml",
+        include_str!("../policies/templates/allowedimageregistries.yaml"),
+    ),
+    t(
+        "k8sallowedrepos.yaml",
+        include_str!("../policies/templates/k8sallowedrepos.yaml"),
+    ),
+    t(
+        "k8sblocknodeport.yaml",
+        include_str!("../policies/templates/k8sblocknodeport.yaml"),
+    ),
+    t(
+        "k8scontainerlimits.yaml",
+        include_str!("../policies/templates/k8scontainerlimits.yaml"),
+    ),
+    t(
+        "k8sdisallowedtags.yaml",
+        include_str!("../policies/templates/k8sdisallowedtags.yaml"),
+    ),
+    t(
+        "k8spspallowprivilegeescalationcontainer.yaml",
+        include_str!("../policies/templates/k8spspallowprivilegeescalationcontainer.yaml"),
+    ),
+    t(
+        "k8spspcapabilities.yaml",
+        include_str!("../policies/templates/k8spspcapabilities.yaml"),
+    ),
+    t(
+        "k8spsphostfilesystem.yaml",
+        include_str!("../policies/templates/k8spsphostfilesystem.yaml"),
+    ),
+    t(
+        "k8spsphostnamespace.yaml",
+        include_str!("../policies/templates/k8spsphostnamespace.yaml"),
+    ),
+    t(
+        "k8spsphostnetworkingports.yaml",
+        include_str!("../policies/templates/k8spsphostnetworkingports.yaml"),
+    ),
+    t(
+        "k8spspprivilegedcontainer.yaml",
+        include_str!("../policies/templates/k8spspprivilegedcontainer.yaml"),
+    ),
+    t(
+        "k8spspreadonlyrootfilesystem.yaml",
+        include_str!("../policies/templates/k8spspreadonlyrootfilesystem.yaml"),
+    ),
+    t(
+        "k8spspvolumetypes.yaml",
+        include_str!("../policies/templates/k8spspvolumetypes.yaml"),
+    ),
+    t(
+        "k8srequiredlabels.yaml",
+        include_str!("../policies/templates/k8srequiredlabels.yaml"),
+    ),
+    t(
+        "k8suniqueingresshost.yaml",
+        include_str!("../policies/templates/k8suniqueingresshost.yaml"),
+    ),
+    t(
+        "requiredsecuritycontext.yaml",
+        include_str!("../policies/templates/requiredsecuritycontext.yaml"),
+    ),
+];
+
+/// The seed's two constraints, corrected.
+pub const SEED_CONSTRAINTS: &str = include_str!("../policies/constraints/seed.yaml");
+
+/// One starting constraint per library template.
+pub const LIBRARY_CONSTRAINTS: &str = include_str!("../policies/constraints/library.yaml");
+
+const fn t(name: &'static str, yaml: &'static str) -> (&'static str, &'static str) {
+    (name, yaml)
+}
+
+/// Why the shipped policies could not be loaded (a build defect, reported not hidden).
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    /// A shipped file is not valid YAML.
+    #[error(transparent)]
+    Yaml(#[from] plinth_core::manifest::ManifestError),
+    /// A shipped policy is refused by the engine.
+    #[error("{file}: {source}")]
+    Policy {
+        /// The shipped file.
+        file: &'static str,
+        /// Why.
+        source: PolicyError,
+    },
+}
+
+/// The documents of one shipped file.
+pub fn documents(name: &'static str, yaml: &'static str) -> Result<Vec<Value>, LibraryError> {
+    Ok(plinth_core::manifest::parse_str(name, yaml)?
+        .into_iter()
+        .map(|d| d.into_value())
+        .collect())
+}
+
+/// All shipped templates, compiled, with the given constraint files added.
+pub fn policy_set(
+    constraint_files: &[(&'static str, &'static str)],
+) -> Result<PolicySet, LibraryError> {
+    let mut set = PolicySet::new();
+    for (file, yaml) in TEMPLATES {
+        for doc in documents(file, yaml)? {
+            set.add_template(&doc)
+                .map_err(|source| LibraryError::Policy { file, source })?;
+        }
+    }
+    for (file, yaml) in constraint_files {
+        for doc in documents(file, yaml)? {
+            set.add_constraint(&doc)
+                .map_err(|source| LibraryError::Policy { file, source })?;
+        }
+    }
+    Ok(set)
+}
+
+/// The shipped templates with the seed's and the library's constraints.
+pub fn defaults() -> Result<PolicySet, LibraryError> {
+    policy_set(&[
+        ("seed.yaml", SEED_CONSTRAINTS),
+        ("library.yaml", LIBRARY_CONSTRAINTS),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_policy_loads() {
+        let set = defaults().unwrap();
+        assert_eq!(set.templates().count(), TEMPLATES.len());
+        assert_eq!(set.constraints().count(), 16);
+        let mut names: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        assert_eq!(names, TEMPLATES.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    }
+}
