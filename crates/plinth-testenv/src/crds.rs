@@ -24,6 +24,8 @@ pub struct CrdSource {
     pub module: &'static str,
     /// Directories inside the module holding CRD YAML.
     pub dirs: &'static [&'static str],
+    /// Only these file names (all `.yaml` files when empty).
+    pub files: &'static [&'static str],
     version: fn(&Versions) -> String,
 }
 
@@ -36,6 +38,7 @@ pub const CLUSTER_API: CrdSource = CrdSource {
         "controlplane/kubeadm/config/crd/bases",
         "bootstrap/kubeadm/config/crd/bases",
     ],
+    files: &[],
     version: |v| v.cluster_api.clone(),
 };
 
@@ -44,11 +47,39 @@ pub const CLUSTER_API_PROVIDER_AWS: CrdSource = CrdSource {
     name: "cluster-api-provider-aws",
     module: "sigs.k8s.io/cluster-api-provider-aws/v2",
     dirs: &["config/crd/bases"],
+    files: &[],
     version: |v| v.cluster_api_provider_aws.clone(),
 };
 
+/// Gatekeeper's ConstraintTemplate CRD (`templates.gatekeeper.sh`), for plinth's
+/// Gatekeeper-compatible admission when Gatekeeper itself is not installed.
+pub const GATEKEEPER_TEMPLATES: CrdSource = CrdSource {
+    name: "gatekeeper-templates",
+    module: "github.com/open-policy-agent/gatekeeper/v3",
+    dirs: &["config/crd/bases"],
+    files: &["constrainttemplate-customresourcedefinition.yaml"],
+    version: |v| v.gatekeeper.clone(),
+};
+
+/// The Policy Report CRDs (`wgpolicyk8s.io/v1alpha2`), as Kyverno ships them.
+pub const POLICY_REPORTS: CrdSource = CrdSource {
+    name: "policy-reports",
+    module: "github.com/kyverno/kyverno",
+    dirs: &["config/crds/policyreport"],
+    files: &[
+        "wgpolicyk8s.io_clusterpolicyreports.yaml",
+        "wgpolicyk8s.io_policyreports.yaml",
+    ],
+    version: |v| v.kyverno.clone(),
+};
+
 /// Every source `plinth dev up` installs.
-pub const DEFAULT_SOURCES: &[CrdSource] = &[CLUSTER_API, CLUSTER_API_PROVIDER_AWS];
+pub const DEFAULT_SOURCES: &[CrdSource] = &[
+    CLUSTER_API,
+    CLUSTER_API_PROVIDER_AWS,
+    GATEKEEPER_TEMPLATES,
+    POLICY_REPORTS,
+];
 
 impl CrdSource {
     /// The pinned version (without `v`).
@@ -122,7 +153,12 @@ impl CrdSource {
             })?;
             for entry in entries {
                 let path = entry.map_err(io_err(&src))?.path();
-                if let (true, Some(name)) = (
+                let wanted = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| self.files.is_empty() || self.files.contains(&n));
+                if let (true, true, Some(name)) = (
+                    wanted,
                     path.extension().is_some_and(|e| e == "yaml"),
                     path.file_name(),
                 ) {

@@ -26,6 +26,10 @@ pub struct Versions {
     pub cluster_api_provider_aws: String,
     /// `github.com/open-policy-agent/opa`.
     pub opa: String,
+    /// `github.com/open-policy-agent/gatekeeper/v3` (its ConstraintTemplate CRD).
+    pub gatekeeper: String,
+    /// `github.com/kyverno/kyverno` (the PolicyReport CRDs it ships).
+    pub kyverno: String,
 }
 
 impl Versions {
@@ -48,6 +52,8 @@ impl Versions {
             cluster_api: get("CLUSTER_API_VERSION"),
             cluster_api_provider_aws: get("CLUSTER_API_PROVIDER_AWS_VERSION"),
             opa: get("OPA_VERSION"),
+            gatekeeper: get("GATEKEEPER_VERSION"),
+            kyverno: get("KYVERNO_VERSION"),
         }
     }
 
@@ -72,6 +78,8 @@ mod tests {
             ("cluster-api", &v.cluster_api),
             ("cluster-api-provider-aws", &v.cluster_api_provider_aws),
             ("opa", &v.opa),
+            ("gatekeeper", &v.gatekeeper),
+            ("kyverno", &v.kyverno),
         ] {
             assert!(
                 value.split('.').count() == 3 && value.split('.').all(|p| p.parse::<u32>().is_ok()),

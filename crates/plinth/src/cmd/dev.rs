@@ -190,7 +190,9 @@ async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome
 
     let mut crds = Vec::new();
     if install_crds {
-        let step = Step::start("installing upstream CRDs (Cluster API, AWS provider)");
+        let step = Step::start(
+            "installing upstream CRDs (Cluster API, AWS provider, Gatekeeper templates, Policy Reports)",
+        );
         let installed = async {
             let client = plane.admin_client().await?;
             plinth_testenv::crds::install(&client, DEFAULT_SOURCES, &cache_root()).await
