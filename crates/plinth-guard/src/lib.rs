@@ -5,3 +5,5 @@
 //! Pure: an admission request or object in, a decision with upstream-form messages out.
 //! Empty until the guard issue lands.
 #![forbid(unsafe_code)]
+
+pub mod pss;
