@@ -7,3 +7,4 @@
 
 pub mod gatekeeper;
 pub mod library;
+pub mod pss;

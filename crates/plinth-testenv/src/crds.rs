@@ -1,12 +1,11 @@
 //! Upstream CustomResourceDefinitions, taken from their pinned Go modules.
 //!
-//! `go mod download -json MODULE@VERSION` puts the module in Go's module cache and tells
-//! its directory; the CRD files under the listed directories are copied into plinth's
+//! [`gomod::module_dir`](crate::gomod::module_dir) finds the module in Go's module cache
+//! (downloading it first if needed); the CRD files under the listed directories are copied into plinth's
 //! cache (`crds/NAME-vVERSION/`) and installed with server-side apply. No CRD file is ever
 //! committed to plinth's repository.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kube::Client;
@@ -114,32 +113,13 @@ impl CrdSource {
             module: format!("{}@v{}", self.module, self.version()),
             problem,
         };
-        let go = crate::upstream::find_go()?;
         let parent = dir.parent().unwrap_or(dir);
         std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-        let output = Command::new(go)
-            .args(["mod", "download", "-json"])
-            .arg(format!("{}@v{}", self.module, self.version()))
-            .current_dir(parent)
-            .env("GOWORK", "off")
-            .env("GOFLAGS", "-mod=mod")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| fetch_err(e.to_string()))?;
-        let info: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-        if let Some(err) = info.get("Error").and_then(Value::as_str) {
-            return Err(fetch_err(err.to_owned()));
-        }
-        if !output.status.success() {
-            return Err(fetch_err(
-                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            ));
-        }
-        let module_dir = info
-            .get("Dir")
-            .and_then(Value::as_str)
-            .map(PathBuf::from)
-            .ok_or_else(|| fetch_err("`go mod download -json` printed no Dir".to_owned()))?;
+        let module_dir = crate::gomod::module_dir(self.module, &format!("v{}", self.version()))
+            .map_err(|e| match e {
+                Error::GoModule { problem, .. } => fetch_err(problem),
+                other => other,
+            })?;
 
         // Copy into a fresh directory, then rename: readers never see half a set.
         let staging = parent.join(format!(".{}-{}.partial", self.name, std::process::id()));

@@ -80,6 +80,16 @@ pub enum Error {
         /// What went wrong.
         problem: String,
     },
+    /// A Go module could not be downloaded or located.
+    #[error(
+        "fetching Go module {module}: {problem}; check the network access to the Go module proxy (GOPROXY) or the module cache (GOMODCACHE)"
+    )]
+    GoModule {
+        /// `module@version`.
+        module: String,
+        /// What went wrong.
+        problem: String,
+    },
     /// Upstream CRDs could not be installed.
     #[error("installing CRDs: {0}")]
     CrdInstall(Box<plinth_kube::crd::CrdError>),

@@ -8,6 +8,7 @@
 //!   `Node,RBAC`), waits for `/readyz`, writes a kubeconfig, stops cleanly.
 //! - [`process`]: child processes that die with the test process, even on panic or abort.
 //! - [`crds`]: upstream CRDs from pinned Go modules, cached and installed.
+//! - [`gomod`]: the directory of a Go module at a version, from the module proxy.
 //! - [`shared`]: one control plane per test binary, one namespace per test.
 //!
 //! ```no_run
@@ -24,6 +25,7 @@
 pub mod control_plane;
 pub mod crds;
 mod error;
+pub mod gomod;
 pub mod pki;
 pub mod process;
 pub mod shared;
