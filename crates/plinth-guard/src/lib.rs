@@ -5,6 +5,7 @@
 //! Pure: an admission request or object in, a decision with upstream-form messages out.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod gatekeeper;
 pub mod library;
 pub mod pss;

@@ -128,6 +128,50 @@ pub fn policy_set(
     Ok(set)
 }
 
+/// Whether a document is a ConstraintTemplate.
+pub fn is_template(doc: &Value) -> bool {
+    doc.get("kind").and_then(Value::as_str) == Some("ConstraintTemplate")
+        && doc
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("templates.gatekeeper.sh/"))
+}
+
+/// Whether a document is a Gatekeeper constraint.
+pub fn is_constraint(doc: &Value) -> bool {
+    doc.get("apiVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.starts_with("constraints.gatekeeper.sh/"))
+}
+
+/// Adds the templates, then the constraints, among `docs` to `set`; other documents are
+/// left alone. Every refused document is reported with its file and line.
+pub fn add_documents(
+    set: &mut PolicySet,
+    docs: &[plinth_core::manifest::Document],
+) -> Result<(), Vec<plinth_core::manifest::ManifestError>> {
+    let mut errors = Vec::new();
+    for doc in docs.iter().filter(|d| is_template(d.value())) {
+        if let Err(e) = set.add_template(doc.value()) {
+            errors.push(doc.error_at(&["spec"], e.to_string()));
+        }
+    }
+    for doc in docs.iter().filter(|d| is_constraint(d.value())) {
+        if let Err(e) = set.add_constraint(doc.value()) {
+            let path: &[&str] = match &e {
+                PolicyError::Parameters { .. } => &["spec", "parameters"],
+                _ => &["spec"],
+            };
+            errors.push(doc.error_at(path, e.to_string()));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
 /// The shipped templates with the seed's and the library's constraints.
 pub fn defaults() -> Result<PolicySet, LibraryError> {
     policy_set(&[

@@ -84,6 +84,15 @@ pub enum Command {
         #[command(subcommand)]
         command: SchedulerCommand,
     },
+    /// Check manifests offline against Pod Security and Gatekeeper-style policies, as
+    /// admission would (exit 0 all allowed, 1 some denied, 2 bad input).
+    Check(CheckArgs),
+    /// Admission control: the webhook and the auditor.
+    Guard {
+        /// What to run.
+        #[command(subcommand)]
+        command: GuardCommand,
+    },
     /// Explain a decision against the live cluster.
     Explain {
         /// What to explain.
@@ -350,4 +359,144 @@ pub enum ExplainCommand {
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
     },
+}
+
+/// Output format of `plinth check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum CheckFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// `{"results": [...]}` for programs.
+    Json,
+    /// JUnit XML for CI test reports.
+    Junit,
+    /// SARIF 2.1.0 for code-scanning UIs.
+    Sarif,
+}
+
+/// Pod Security defaults and exemptions (as upstream's admission configuration).
+#[derive(Debug, Clone, Args)]
+pub struct PssArgs {
+    /// Pod Security enforce level for namespaces without labels, `LEVEL[:VERSION]`.
+    #[arg(
+        long,
+        value_name = "LEVEL[:VERSION]",
+        default_value = "privileged:latest"
+    )]
+    pub pss_enforce: String,
+    /// Pod Security audit level for namespaces without labels.
+    #[arg(
+        long,
+        value_name = "LEVEL[:VERSION]",
+        default_value = "privileged:latest"
+    )]
+    pub pss_audit: String,
+    /// Pod Security warn level for namespaces without labels.
+    #[arg(
+        long,
+        value_name = "LEVEL[:VERSION]",
+        default_value = "privileged:latest"
+    )]
+    pub pss_warn: String,
+    /// Namespaces exempt from Pod Security (repeatable).
+    #[arg(long = "exempt-namespace", value_name = "NAME")]
+    pub exempt_namespaces: Vec<String>,
+    /// Users exempt from Pod Security (repeatable).
+    #[arg(long = "exempt-user", value_name = "NAME")]
+    pub exempt_users: Vec<String>,
+    /// RuntimeClasses exempt from Pod Security (repeatable).
+    #[arg(long = "exempt-runtime-class", value_name = "NAME")]
+    pub exempt_runtime_classes: Vec<String>,
+}
+
+/// Where policies come from.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// Files or directories of ConstraintTemplates and constraints (repeatable). Without
+    /// it, templates and constraints are read from the cluster.
+    #[arg(long = "policies", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Do not load the templates shipped with plinth.
+    #[arg(long)]
+    pub no_builtin_templates: bool,
+}
+
+/// `plinth check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Manifest files or directories (YAML or JSON).
+    #[arg(value_name = "PATH", required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// Pod Security level for every object, overriding namespace labels: `LEVEL[:VERSION]`.
+    #[arg(long, value_name = "LEVEL[:VERSION]")]
+    pub pss: Option<String>,
+    /// ConstraintTemplates and constraints to apply (files or directories, repeatable).
+    #[arg(long = "policies", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Also apply plinth's shipped constraints (the seed's two and the library's).
+    #[arg(long)]
+    pub builtin_constraints: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: CheckFormat,
+}
+
+/// `plinth guard ...`.
+#[derive(Debug, Subcommand)]
+pub enum GuardCommand {
+    /// The admission webhook (HTTPS, AdmissionReview v1) until SIGTERM.
+    Serve(GuardServeArgs),
+    /// Evaluate what already exists in the cluster and publish PolicyReports.
+    Audit(GuardAuditArgs),
+}
+
+/// `plinth guard serve`.
+#[derive(Debug, Args)]
+pub struct GuardServeArgs {
+    /// Listen address.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    pub addr: String,
+    /// PEM certificate chain (re-read when it changes).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert_file: PathBuf,
+    /// PEM private key (re-read when it changes).
+    #[arg(long, value_name = "FILE")]
+    pub tls_private_key_file: PathBuf,
+    /// Pod Security configuration.
+    #[command(flatten)]
+    pub pss: PssArgs,
+    /// Policy source.
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+    /// Create constraint CRDs for cluster templates: auto (when Gatekeeper is absent),
+    /// always or never.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub manage_constraint_crds: String,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, default_value_t = 8 << 20)]
+    pub max_request_bytes: usize,
+}
+
+/// `plinth guard audit`.
+#[derive(Debug, Args)]
+pub struct GuardAuditArgs {
+    /// Pod Security configuration.
+    #[command(flatten)]
+    pub pss: PssArgs,
+    /// Policy source.
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+    /// Repeat every interval (e.g. 60s) until SIGTERM; without it, audit once.
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<std::time::Duration>,
+    /// Objects per list request.
+    #[arg(long, default_value_t = 500)]
+    pub chunk_size: u32,
+    /// Do not write PolicyReport/ClusterPolicyReport objects.
+    #[arg(long)]
+    pub no_reports: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
 }

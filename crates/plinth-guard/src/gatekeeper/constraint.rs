@@ -219,6 +219,30 @@ impl Match {
         })
     }
 
+    /// `(group, kind)` pairs the constraint matches, `*` for any; empty when it names no
+    /// kinds (it then matches every kind).
+    pub fn kind_patterns(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (groups, kinds) in &self.kinds {
+            let groups: Vec<&str> = if groups.is_empty() {
+                vec!["*"]
+            } else {
+                groups.iter().map(String::as_str).collect()
+            };
+            let kinds: Vec<&str> = if kinds.is_empty() {
+                vec!["*"]
+            } else {
+                kinds.iter().map(String::as_str).collect()
+            };
+            for g in &groups {
+                for k in &kinds {
+                    out.push(((*g).to_owned(), (*k).to_owned()));
+                }
+            }
+        }
+        out
+    }
+
     /// Whether the constraint applies; an error when it cannot be decided (a namespace
     /// selector on an object whose namespace is unknown).
     pub fn matches(&self, t: &Target<'_>) -> Result<bool, String> {

@@ -3,6 +3,7 @@
 //! admission review into Gatekeeper-form results (`[constraint] message`).
 
 pub mod constraint;
+pub mod crd;
 pub mod schema;
 pub mod template;
 

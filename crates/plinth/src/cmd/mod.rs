@@ -2,8 +2,10 @@
 
 mod bench;
 mod bench_live;
+mod check;
 mod dev;
 mod explain;
+mod guard;
 mod scheduler;
 mod simulate;
 mod version;
@@ -39,5 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench { command } => bench::run_async(command).await,
         Command::Scheduler { command } => scheduler::run(&cli.cluster, command).await,
         Command::Explain { command } => explain::run(&cli.cluster, command).await,
+        Command::Check(args) => check::run(&args),
+        Command::Guard { command } => guard::run(&cli.cluster, command).await,
     }
 }
