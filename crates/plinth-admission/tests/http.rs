@@ -119,7 +119,10 @@ async fn bad_bodies_get_400_or_413_with_a_message_and_good_ones_still_work() {
     let (status, body) = running.post(good[..good.len() / 2].to_vec()).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("not valid JSON"), "{body}");
-    assert!(body.contains("AdmissionReview"), "says what to send: {body}");
+    assert!(
+        body.contains("AdmissionReview"),
+        "says what to send: {body}"
+    );
 
     // Empty body.
     let (status, body) = running.post(Vec::new()).await;
@@ -128,9 +131,7 @@ async fn bad_bodies_get_400_or_413_with_a_message_and_good_ones_still_work() {
     // Over the limit: refused before it is parsed.
     let mut huge = review(privileged_pod());
     huge["request"]["object"]["metadata"]["annotations"] = json!({"pad": "x".repeat(LIMIT)});
-    let (status, body) = running
-        .post(serde_json::to_vec(&huge).expect("json"))
-        .await;
+    let (status, body) = running.post(serde_json::to_vec(&huge).expect("json")).await;
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("AdmissionReview"), "{body}");
 
@@ -146,9 +147,7 @@ async fn bad_bodies_get_400_or_413_with_a_message_and_good_ones_still_work() {
     assert!(body.contains("\"Pod\""), "names what it got: {body}");
     let mut beta = review(privileged_pod());
     beta["apiVersion"] = json!("admission.k8s.io/v1beta1");
-    let (status, body) = running
-        .post(serde_json::to_vec(&beta).expect("json"))
-        .await;
+    let (status, body) = running.post(serde_json::to_vec(&beta).expect("json")).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("admission.k8s.io/v1beta1"), "{body}");
 

@@ -189,6 +189,15 @@ mod tests {
         let set = defaults().unwrap();
         assert_eq!(set.templates().count(), TEMPLATES.len());
         assert_eq!(set.constraints().count(), 16);
+        let interpreted: Vec<&str> = set
+            .templates()
+            .filter(|t| !t.compiled_for_vm())
+            .map(|t| t.kind.as_str())
+            .collect();
+        assert!(
+            interpreted.is_empty(),
+            "not compiled for the RVM: {interpreted:?}"
+        );
         let mut names: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
         names.sort_unstable();
         assert_eq!(names, TEMPLATES.iter().map(|(n, _)| *n).collect::<Vec<_>>());

@@ -237,9 +237,20 @@ impl PolicySet {
         Ok(())
     }
 
-    /// Evaluates every constraint enabled at `point` that matches the review. Results are
-    /// in Gatekeeper's order: by enforcement action, then message.
-    pub fn evaluate(&self, review: &Review<'_>, point: Point) -> Vec<Violation> {
+    /// The constraints enabled at `point` with their templates and whether each matches
+    /// the review (`Err` when the match cannot be decided, e.g. a bad label selector).
+    fn candidates<'s>(
+        &'s self,
+        review: &Review<'_>,
+        point: Point,
+    ) -> impl Iterator<
+        Item = (
+            &'s Arc<Constraint>,
+            &'s Arc<Template>,
+            Vec<Action>,
+            Result<bool, String>,
+        ),
+    > {
         let request = review.request;
         let group = request
             .pointer("/kind/group")
@@ -256,16 +267,13 @@ impl PolicySet {
         };
         let object = request.get("object").filter(|o| o.is_object());
         let old = request.get("oldObject").filter(|o| o.is_object());
-        let mut rego_review: Option<regorus::Value> = None;
-        let mut out = Vec::new();
-        for constraint in self.constraints.values() {
+        let labels = review.namespace_labels;
+        self.constraints.values().filter_map(move |constraint| {
             let actions = constraint.actions(point);
             if actions.is_empty() {
-                continue;
+                return None;
             }
-            let Some(template) = self.templates.get(&constraint.kind) else {
-                continue;
-            };
+            let template = self.templates.get(&constraint.kind)?;
             let matched = [object, old]
                 .into_iter()
                 .flatten()
@@ -278,9 +286,34 @@ impl PolicySet {
                         kind,
                         object: o,
                         namespace,
-                        namespace_labels: review.namespace_labels,
+                        namespace_labels: labels,
                     })
                 });
+            Some((constraint, template, actions, matched))
+        })
+    }
+
+    /// The constraints (with their templates) that [`PolicySet::evaluate`] would run Rego
+    /// for on this review, in evaluation order. Benchmarks use it to give another engine
+    /// exactly the same work.
+    pub fn matching(
+        &self,
+        review: &Review<'_>,
+        point: Point,
+    ) -> Vec<(Arc<Constraint>, Arc<Template>)> {
+        self.candidates(review, point)
+            .filter(|(_, _, _, m)| matches!(m, Ok(true)))
+            .map(|(c, t, _, _)| (Arc::clone(c), Arc::clone(t)))
+            .collect()
+    }
+
+    /// Evaluates every constraint enabled at `point` that matches the review. Results are
+    /// in Gatekeeper's order: by enforcement action, then message.
+    pub fn evaluate(&self, review: &Review<'_>, point: Point) -> Vec<Violation> {
+        let request = review.request;
+        let mut rego_review: Option<regorus::Value> = None;
+        let mut out = Vec::new();
+        for (constraint, template, actions, matched) in self.candidates(review, point) {
             let violation = |message: String, details: Value| Violation {
                 constraint_kind: constraint.kind.clone(),
                 constraint_name: constraint.name.clone(),
