@@ -395,7 +395,13 @@ pub async fn start(options: &ServeOptions, shared: Arc<Shared>) -> Result<Server
         },
     );
     let handle: Handle<SocketAddr> = Handle::new();
-    let server = axum_server::bind_rustls(options.addr, config).handle(handle.clone());
+    // TCP_NODELAY: an answer is written in pieces (HTTP/2 HEADERS then DATA), and
+    // Nagle's algorithm would hold the second piece until the first is acknowledged.
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config.clone())
+        .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    let server = axum_server::bind(options.addr)
+        .acceptor(acceptor)
+        .handle(handle.clone());
     let task = tokio::spawn(async move { server.serve(router.into_make_service()).await });
     match handle.listening().await {
         Some(addr) => Ok(Server {
