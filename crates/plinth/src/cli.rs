@@ -243,6 +243,29 @@ pub enum BenchCommand {
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
     },
+    /// The guard webhook under open-loop load on loopback TLS (Pod Security restricted plus
+    /// every shipped constraint), its in-process decision time, and its policy evaluation
+    /// against the real `opa` on the same templates and inputs.
+    Guard {
+        /// Requests per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Seconds of measured load (after 2 s of warm-up).
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Distinct admission requests in the corpus (sent round-robin).
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        /// Corpus seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Skip the comparison with OPA (which builds the pinned `opa` on first use).
+        #[arg(long)]
+        no_opa: bool,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
     /// Scheduling decision throughput on a synthetic cluster of the seed's pools:
     /// every pending pod is scheduled (every feasible node filtered and scored) and
     /// assumed, one after another.

@@ -30,7 +30,9 @@ pub fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
             seed,
             output: format,
         } => scheduler(nodes, pods, seed, format),
-        BenchCommand::Live { .. } | BenchCommand::Differential { .. } => {
+        BenchCommand::Live { .. }
+        | BenchCommand::Differential { .. }
+        | BenchCommand::Guard { .. } => {
             anyhow::bail!("internal: live benchmarks run on the async path")
         }
     }
@@ -65,6 +67,24 @@ pub async fn run_async(command: BenchCommand) -> anyhow::Result<Outcome> {
             } else {
                 Outcome::Findings
             })
+        }
+        BenchCommand::Guard {
+            rate,
+            seconds,
+            requests,
+            seed,
+            no_opa,
+            output: format,
+        } => {
+            super::bench_guard::run(super::bench_guard::Settings {
+                rate,
+                seconds,
+                requests,
+                seed,
+                no_opa,
+                json: format == Format::Json,
+            })
+            .await
         }
         other => run(other),
     }

@@ -1,11 +1,14 @@
 //! One module per command; each turns parsed arguments into engine/shell calls and output.
 
 mod bench;
+mod bench_guard;
 mod bench_live;
+mod bench_opa;
 mod check;
 mod dev;
 mod explain;
 mod guard;
+mod guard_corpus;
 mod scheduler;
 mod simulate;
 mod version;
