@@ -425,6 +425,16 @@ pub fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
+        // serde-saphyr's default budget (1,024 documents, 250,000 nodes, 1,000,000
+        // events) refuses a real cluster's export — 1,000 pods and 1,000 policies are
+        // already past it. The size limits are raised to what fits comfortably in memory;
+        // the limits that stop alias bombs (aliases, anchors, depth) stay as they are.
+        budget: serde_saphyr::budget! {
+            max_documents: 1_000_000,
+            max_nodes: 50_000_000,
+            max_events: 200_000_000,
+            max_total_scalar_bytes: 1 << 30,
+        },
     }
 }
 
@@ -612,6 +622,19 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde::Deserialize;
+
+    #[test]
+    fn a_large_cluster_export_is_within_the_budget() {
+        // 5,000 documents of a few dozen nodes each: past serde-saphyr's defaults.
+        let text = (0..5000)
+            .map(|i| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, labels: {{a: b, c: d}}}}\ndata: {{k: v, l: w}}\n"))
+            .collect::<Vec<_>>()
+            .join("---\n");
+        assert_eq!(
+            parse_str("big.yaml", &text).map(|d| d.len()).ok(),
+            Some(5000)
+        );
+    }
 
     #[test]
     fn multi_document_with_locations() {
