@@ -1,4 +1,5 @@
-//! Building and locating the upstream binaries (kube-apiserver, kube-scheduler, etcd).
+//! Building and locating the upstream binaries (kube-apiserver, kube-scheduler, etcd, and
+//! the reference tools plinth is compared with: opa, np-guard's k8snetpolicy).
 //!
 //! The binaries are built with the Go toolchain from the pinned wrapper modules (embedded
 //! in this crate, so an installed `plinth` can build them without the source tree) into a
@@ -7,15 +8,17 @@
 //! ```text
 //! $PLINTH_CACHE_DIR | $XDG_CACHE_HOME/plinth | ~/.cache/plinth
 //!   k8s/kubernetes-v1.37.2_etcd-v3.6.16/
-//!     src/kube/{go.mod,go.sum}   src/etcd/{go.mod,go.sum}
-//!     bin/{kube-apiserver,kube-scheduler,etcd}
+//!     src/{kube,etcd,opa,npguard}/{go.mod,go.sum}
+//!     bin/{kube-apiserver,kube-scheduler,etcd,opa-v1.22.4,k8snetpolicy-v1.4.2}
 //!     build.lock   build-<name>.log
 //! ```
 //!
 //! Building is idempotent and serialised by a file lock; a cached binary is checked by
-//! running `--version` and comparing with the pin, so a damaged cache is reported rather
-//! than used.
+//! running it (`--version`, `opa version`, `k8snetpolicy --help`) and comparing with the
+//! pin — for k8snetpolicy, which prints no version, the Go build information embedded in
+//! the executable is compared — so a damaged cache is reported rather than used.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,15 +37,22 @@ pub enum Binary {
     Etcd,
     /// `github.com/open-policy-agent/opa` (the reference Rego evaluator).
     Opa,
+    /// `github.com/np-guard/netpol-analyzer/cmd/netpolicy`, the `k8snetpolicy` CLI (the
+    /// reference NetworkPolicy analyzer for plinth-netpol).
+    NpGuard,
 }
+
+/// The Go module np-guard's `k8snetpolicy` comes from.
+const NPGUARD_MODULE: &str = "github.com/np-guard/netpol-analyzer";
 
 impl Binary {
     /// All binaries, in build order.
-    pub const ALL: [Binary; 4] = [
+    pub const ALL: [Binary; 5] = [
         Binary::Etcd,
         Binary::KubeApiserver,
         Binary::KubeScheduler,
         Binary::Opa,
+        Binary::NpGuard,
     ];
 
     /// File name.
@@ -52,6 +62,7 @@ impl Binary {
             Binary::KubeScheduler => "kube-scheduler",
             Binary::Etcd => "etcd",
             Binary::Opa => "opa",
+            Binary::NpGuard => "k8snetpolicy",
         }
     }
 
@@ -61,6 +72,7 @@ impl Binary {
             Binary::KubeScheduler => "k8s.io/kubernetes/cmd/kube-scheduler",
             Binary::Etcd => "go.etcd.io/etcd/server/v3",
             Binary::Opa => "github.com/open-policy-agent/opa",
+            Binary::NpGuard => "github.com/np-guard/netpol-analyzer/cmd/netpolicy",
         }
     }
 
@@ -68,6 +80,7 @@ impl Binary {
         match self {
             Binary::Etcd => "etcd",
             Binary::Opa => "opa",
+            Binary::NpGuard => "npguard",
             _ => "kube",
         }
     }
@@ -91,12 +104,51 @@ impl Binary {
         flags.join(" ")
     }
 
-    /// What `--version` must print for the pinned version.
+    /// Environment for `go build`, on top of the common settings. np-guard's modules are
+    /// served by the module proxy but absent from the checksum database, so the database
+    /// is not asked about them (their hashes are pinned in the committed go.sum); this is
+    /// set for that build only, keeping any `GONOSUMDB` the caller has.
+    fn go_env(self) -> Vec<(&'static str, String)> {
+        match self {
+            Binary::NpGuard => {
+                let mut patterns = "github.com/np-guard/*".to_owned();
+                if let Some(existing) = std::env::var_os("GONOSUMDB")
+                    && let Some(existing) = existing.to_str().filter(|e| !e.is_empty())
+                {
+                    patterns = format!("{existing},{patterns}");
+                }
+                vec![("GONOSUMDB", patterns)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The argument that makes the binary print its version (or, for k8snetpolicy, which
+    /// has no version command, its usage).
+    fn version_arg(self) -> &'static str {
+        match self {
+            Binary::Opa => "version",
+            Binary::NpGuard => "--help",
+            _ => "--version",
+        }
+    }
+
+    /// What the binary must print when run with [`Binary::version_arg`].
     fn expected_version(self, v: &Versions) -> String {
         match self {
             Binary::Etcd => format!("etcd Version: {}", v.etcd),
             Binary::Opa => format!("Version: {}", v.opa),
+            Binary::NpGuard => "k8snetpolicy [command]".to_owned(),
             _ => format!("Kubernetes v{}", v.kubernetes),
+        }
+    }
+
+    /// The module line the Go build information must carry, for binaries whose output
+    /// does not name their version.
+    fn expected_build_info(self, v: &Versions) -> Option<String> {
+        match self {
+            Binary::NpGuard => Some(format!("\t{NPGUARD_MODULE}\tv{}\t", v.npguard)),
+            _ => None,
         }
     }
 }
@@ -136,15 +188,15 @@ impl Binaries {
         }
     }
 
-    /// Path of one binary. OPA's name carries its version, so pinning another OPA does
-    /// not invalidate the (slow to build) Kubernetes binaries next to it.
+    /// Path of one binary. The names of OPA and k8snetpolicy carry their versions, so
+    /// pinning another one does not invalidate the (slow to build) Kubernetes binaries
+    /// next to it.
     pub fn path(&self, binary: Binary) -> PathBuf {
+        let bin = self.dir.join("bin");
         match binary {
-            Binary::Opa => self
-                .dir
-                .join("bin")
-                .join(format!("opa-v{}", self.versions.opa)),
-            _ => self.dir.join("bin").join(binary.name()),
+            Binary::Opa => bin.join(format!("opa-v{}", self.versions.opa)),
+            Binary::NpGuard => bin.join(format!("{}-v{}", binary.name(), self.versions.npguard)),
+            _ => bin.join(binary.name()),
         }
     }
 
@@ -171,25 +223,33 @@ impl Binaries {
             problem,
             dir: self.dir.clone(),
         };
+        let arg = binary.version_arg();
         let output = Command::new(path)
-            .arg(if binary == Binary::Opa {
-                "version"
-            } else {
-                "--version"
-            })
+            .arg(arg)
             .stdin(Stdio::null())
             .output()
             .map_err(|e| broken(format!("it does not run: {e}")))?;
         let text = String::from_utf8_lossy(&output.stdout);
         let expected = binary.expected_version(&self.versions);
         if !output.status.success() {
-            return Err(broken(format!("`--version` exited with {}", output.status)));
+            return Err(broken(format!("`{arg}` exited with {}", output.status)));
         }
         if !text.contains(&expected) {
             let first = text.lines().next().unwrap_or("nothing");
             return Err(broken(format!(
-                "`--version` printed {first:?}, expected {expected:?}"
+                "`{arg}` printed {first:?}, expected {expected:?}"
             )));
+        }
+        if let Some(line) = binary.expected_build_info(&self.versions) {
+            let info = go_build_info(path)
+                .map_err(|e| broken(format!("its Go build information is unreadable: {e}")))?
+                .ok_or_else(|| broken("it carries no Go build information".to_owned()))?;
+            if !contains(&info, line.as_bytes()) {
+                return Err(broken(format!(
+                    "its Go build information does not name `{}`",
+                    line.trim().replace('\t', " ")
+                )));
+            }
         }
         Ok(())
     }
@@ -237,6 +297,7 @@ impl Binaries {
                 .env("GOWORK", "off")
                 .env("CGO_ENABLED", "0")
                 .env("GOFLAGS", "-mod=readonly -buildvcs=false")
+                .envs(binary.go_env())
                 .stdin(Stdio::null())
                 .stdout(log)
                 .stderr(log_err);
@@ -271,6 +332,7 @@ impl Binaries {
         let (go_mod, go_sum) = match binary {
             Binary::Etcd => (versions::ETCD_GO_MOD, versions::ETCD_GO_SUM),
             Binary::Opa => (versions::OPA_GO_MOD, versions::OPA_GO_SUM),
+            Binary::NpGuard => (versions::NPGUARD_GO_MOD, versions::NPGUARD_GO_SUM),
             _ => (versions::KUBE_GO_MOD, versions::KUBE_GO_SUM),
         };
         for (name, text) in [("go.mod", go_mod), ("go.sum", go_sum)] {
@@ -296,6 +358,63 @@ pub enum Progress<'a> {
         /// How long it took.
         elapsed: Duration,
     },
+}
+
+/// The Go build information (`path`, `mod`, `dep`, `build` lines, as `go version -m`
+/// prints them) of a Go executable: the `.go.buildinfo` section of an ELF file, or, for
+/// any other format, the whole file (the lines are plain text in it). `None` when the
+/// ELF file has no such section.
+fn go_build_info(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    const SECTION: &[u8] = b".go.buildinfo";
+    let mut file = std::fs::File::open(path)?;
+    let mut header = [0u8; 64];
+    let elf64_le = file.read_exact(&mut header).is_ok()
+        && header[..4] == *b"\x7fELF"
+        && header[4] == 2
+        && header[5] == 1;
+    if !elf64_le {
+        return std::fs::read(path).map(Some);
+    }
+    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]) as usize;
+    let u32_at = |b: &[u8], at: usize| {
+        u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")) as usize
+    };
+    let u64_at =
+        |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    let (shoff, shentsize, shnum, shstrndx) = (
+        u64_at(&header, 0x28),
+        u16_at(&header, 0x3a),
+        u16_at(&header, 0x3c),
+        u16_at(&header, 0x3e),
+    );
+    if shentsize < 0x28 || shstrndx >= shnum {
+        return Ok(None);
+    }
+    let mut table = vec![0u8; shentsize * shnum];
+    file.seek(SeekFrom::Start(shoff))?;
+    file.read_exact(&mut table)?;
+    let section = |i: usize| &table[i * shentsize..(i + 1) * shentsize];
+    // Section contents, capped: the build information is a few kilobytes.
+    let mut read = |sh: &[u8]| -> std::io::Result<Vec<u8>> {
+        let len = u64_at(sh, 0x20).min(1 << 20);
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(u64_at(sh, 0x18)))?;
+        (&mut file).take(len).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    let names = read(section(shstrndx))?;
+    for i in 0..shnum {
+        let sh = section(i);
+        let name = names.get(u32_at(sh, 0)..).unwrap_or_default();
+        if name.starts_with(SECTION) && name.get(SECTION.len()) == Some(&0) {
+            return read(sh).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The `go` command, or an error saying how to get it.
@@ -333,6 +452,50 @@ mod tests {
             v.kubernetes
         )));
         assert!(!Binary::Etcd.ldflags(&v).contains("gitVersion"));
+    }
+
+    #[test]
+    fn npguard_is_keyed_by_its_version_and_alone_skips_the_checksum_database() {
+        let v = Versions::pinned();
+        let bins = Binaries::in_cache(Path::new("/cache"));
+        assert_eq!(
+            bins.path(Binary::NpGuard),
+            bins.dir
+                .join("bin")
+                .join(format!("k8snetpolicy-v{}", v.npguard))
+        );
+        let env = Binary::NpGuard.go_env();
+        assert!(
+            env.iter()
+                .any(|(k, val)| *k == "GONOSUMDB" && val.ends_with("github.com/np-guard/*")),
+            "{env:?}"
+        );
+        for b in Binary::ALL.into_iter().filter(|b| *b != Binary::NpGuard) {
+            assert!(b.go_env().is_empty(), "{b:?}");
+        }
+        assert_eq!(
+            Binary::NpGuard.expected_build_info(&v).as_deref(),
+            Some(format!("\tgithub.com/np-guard/netpol-analyzer\tv{}\t", v.npguard).as_str())
+        );
+    }
+
+    #[test]
+    fn go_build_info_is_read_from_the_executable() {
+        // This test binary is ELF without Go build information.
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(go_build_info(&me).unwrap(), None);
+        // The go command itself is a Go executable with build information.
+        let Ok(go) = find_go() else { return };
+        let out = Command::new(go).args(["env", "GOROOT"]).output().unwrap();
+        let goroot = String::from_utf8(out.stdout).unwrap();
+        let info = go_build_info(&Path::new(goroot.trim()).join("bin").join("go"))
+            .unwrap()
+            .expect("go has build information");
+        assert!(
+            contains(&info, b"path\tcmd/go\n"),
+            "{}",
+            String::from_utf8_lossy(&info)
+        );
     }
 
     #[test]

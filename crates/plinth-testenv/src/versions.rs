@@ -12,6 +12,9 @@ pub(crate) const ETCD_GO_SUM: &str = include_str!("../../../tools/k8s/etcd/go.su
 /// The wrapper module that builds OPA.
 pub(crate) const OPA_GO_MOD: &str = include_str!("../../../tools/k8s/opa/go.mod");
 pub(crate) const OPA_GO_SUM: &str = include_str!("../../../tools/k8s/opa/go.sum");
+/// The wrapper module that builds np-guard's `k8snetpolicy`.
+pub(crate) const NPGUARD_GO_MOD: &str = include_str!("../../../tools/k8s/npguard/go.mod");
+pub(crate) const NPGUARD_GO_SUM: &str = include_str!("../../../tools/k8s/npguard/go.sum");
 
 /// Upstream versions plinth pins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +29,8 @@ pub struct Versions {
     pub cluster_api_provider_aws: String,
     /// `github.com/open-policy-agent/opa`.
     pub opa: String,
+    /// `github.com/np-guard/netpol-analyzer` (the `k8snetpolicy` NetworkPolicy analyzer).
+    pub npguard: String,
     /// `github.com/open-policy-agent/gatekeeper/v3` (its ConstraintTemplate CRD).
     pub gatekeeper: String,
     /// `github.com/kyverno/kyverno` (the PolicyReport CRDs it ships).
@@ -52,6 +57,7 @@ impl Versions {
             cluster_api: get("CLUSTER_API_VERSION"),
             cluster_api_provider_aws: get("CLUSTER_API_PROVIDER_AWS_VERSION"),
             opa: get("OPA_VERSION"),
+            npguard: get("NPGUARD_VERSION"),
             gatekeeper: get("GATEKEEPER_VERSION"),
             kyverno: get("KYVERNO_VERSION"),
         }
@@ -78,6 +84,7 @@ mod tests {
             ("cluster-api", &v.cluster_api),
             ("cluster-api-provider-aws", &v.cluster_api_provider_aws),
             ("opa", &v.opa),
+            ("np-guard", &v.npguard),
             ("gatekeeper", &v.gatekeeper),
             ("kyverno", &v.kyverno),
         ] {
@@ -107,7 +114,16 @@ mod tests {
             OPA_GO_MOD.contains(&opa),
             "tools/k8s/opa/go.mod does not pin {opa}; run tools/k8s/pin"
         );
+        let npguard = format!("github.com/np-guard/netpol-analyzer v{}", v.npguard);
+        assert!(
+            NPGUARD_GO_MOD.contains(&npguard),
+            "tools/k8s/npguard/go.mod does not pin {npguard}; run tools/k8s/pin"
+        );
+        assert!(
+            NPGUARD_GO_SUM.contains(&format!("{npguard} h1:")),
+            "tools/k8s/npguard/go.sum lacks the hash of {npguard}; run tools/k8s/pin"
+        );
         assert_eq!(v.kubernetes_minor(), plinth_kube::KUBERNETES_API_VERSION);
-        assert!(!KUBE_GO_SUM.is_empty() && !ETCD_GO_SUM.is_empty());
+        assert!(!KUBE_GO_SUM.is_empty() && !ETCD_GO_SUM.is_empty() && !OPA_GO_SUM.is_empty());
     }
 }

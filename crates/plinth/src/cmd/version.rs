@@ -55,6 +55,7 @@ pub async fn run(cluster: &ClusterArgs, format: Format) -> anyhow::Result<Outcom
                     "clusterApi": format!("v{}", pins.cluster_api),
                     "clusterApiProviderAws": format!("v{}", pins.cluster_api_provider_aws),
                     "opa": format!("v{}", pins.opa),
+                    "npGuard": format!("v{}", pins.npguard),
                 },
                 "server": server,
             }));
@@ -67,12 +68,13 @@ pub async fn run(cluster: &ClusterArgs, format: Format) -> anyhow::Result<Outcom
                 plinth_kube::KUBERNETES_API_VERSION.replace('.', "_")
             ));
             output::line(format!(
-                "upstream pins   kubernetes v{}, etcd v{}, cluster-api v{}, cluster-api-provider-aws v{}, opa v{}",
+                "upstream pins   kubernetes v{}, etcd v{}, cluster-api v{}, cluster-api-provider-aws v{}, opa v{}, np-guard v{}",
                 pins.kubernetes,
                 pins.etcd,
                 pins.cluster_api,
                 pins.cluster_api_provider_aws,
-                pins.opa
+                pins.opa,
+                pins.npguard
             ));
             output::line(match &server {
                 Server::Connected {
