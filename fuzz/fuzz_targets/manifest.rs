@@ -1,6 +1,7 @@
 //! Any text as a manifest file, as `plinth check` reads it: the multi-document reader
 //! never panics, and what it reads is checked against Pod Security (namespace labels from
-//! the input) and every shipped constraint, and offered to the policy loader.
+//! the input) and every shipped constraint, offered to the policy loader, and indexed as
+//! NetworkPolicy connectivity input with a query between its first and last pods.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -23,4 +24,20 @@ fuzz_target!(|data: &[u8]| {
     let _ = check(&docs, &POLICIES, &CheckOptions::default());
     let mut set = PolicySet::new();
     let _ = library::add_documents(&mut set, &docs);
+    if let Ok(index) = plinth_netpol::manifests::index(&docs, plinth_netpol::IpBlockMode::PodIps)
+        && !index.pods().is_empty()
+    {
+        let last = index.pods().len() - 1;
+        for port in [
+            plinth_netpol::PortQuery::Number(80),
+            plinth_netpol::PortQuery::Name("http".into()),
+        ] {
+            let _ = index.verify(
+                plinth_netpol::Endpoint::Pod(0),
+                plinth_netpol::Endpoint::Pod(last),
+                &port,
+                plinth_netpol::Protocol::Tcp,
+            );
+        }
+    }
 });

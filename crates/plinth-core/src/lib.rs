@@ -8,6 +8,7 @@
 //!   multi-document, `kind: List` — into documents that remember where they came from, so
 //!   every later error can say `file:line: what is wrong`.
 //! - [`object`]: object identity (`kind`, `namespace/name`) for messages and maps.
+//! - [`rng`]: the deterministic generator behind every synthetic benchmark input.
 //!
 //! What this crate is not: it does no network or process I/O (only reading the files it is
 //! asked to read), keeps no global state and knows nothing about API servers.
@@ -26,4 +27,5 @@
 pub mod manifest;
 pub mod object;
 pub mod quantity;
+pub mod rng;
 pub mod selector;

@@ -7,6 +7,7 @@
 //! batch 20%, cache 12%, database 8% (hostname anti-affinity per database), ML
 //! training 2.5%, ML inference 2.5%, no profile 20%.
 
+use plinth_core::rng::SplitMix64;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -16,23 +17,6 @@ use crate::config::SchedulerConfig;
 use crate::model::{Node, Pod};
 use crate::priority::PriorityClasses;
 use crate::snapshot::Snapshot;
-
-/// A tiny deterministic generator (SplitMix64), so benchmarks need no randomness crate
-/// and are repeatable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 
@@ -74,7 +58,7 @@ pub fn nodes(count: usize, seed: u64) -> Vec<Node> {
 /// `nodes` nodes of the seed's pools, as Kubernetes objects (to create through an API
 /// server, as upstream's scheduler_perf does).
 pub fn node_objects(count: usize, seed: u64) -> Vec<k8s_openapi::api::core::v1::Node> {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::new(seed);
     (0..count)
         .map(|i| {
             let zone = ZONES[i % 3];
@@ -193,7 +177,7 @@ pub fn pod_objects(
     namespace: &str,
     scheduler_name: &str,
 ) -> Vec<k8s_openapi::api::core::v1::Pod> {
-    let mut rng = Rng(seed ^ 0xA5A5);
+    let mut rng = SplitMix64::new(seed ^ 0xA5A5);
     let mem_tol = json!([{"key": "workload-type", "operator": "Equal", "value": "memory-intensive", "effect": "NoSchedule"}]);
     let ml_tol = json!([{"key": "workload-type", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}]);
     (0..count)

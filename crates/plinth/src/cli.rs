@@ -93,6 +93,12 @@ pub enum Command {
         #[command(subcommand)]
         command: GuardCommand,
     },
+    /// Zero trust: network policy verification.
+    Zt {
+        /// What to do.
+        #[command(subcommand)]
+        command: ZtCommand,
+    },
     /// Explain a decision against the live cluster.
     Explain {
         /// What to explain.
@@ -262,6 +268,29 @@ pub enum BenchCommand {
         /// Skip the comparison with OPA (which builds the pinned `opa` on first use).
         #[arg(long)]
         no_opa: bool,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// The full NetworkPolicy connectivity map of a generated cluster from its YAML on
+    /// disk, and single queries against the built index.
+    Netpol {
+        /// Pods.
+        #[arg(long, default_value_t = 1000)]
+        pods: usize,
+        /// NetworkPolicies.
+        #[arg(long, default_value_t = 1000)]
+        policies: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Runs (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Skip the comparison with np-guard (which builds the pinned `k8snetpolicy` on
+        /// first use).
+        #[arg(long)]
+        no_npguard: bool,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
@@ -463,6 +492,50 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: CheckFormat,
+}
+
+/// `plinth zt ...`.
+#[derive(Debug, Subcommand)]
+pub enum ZtCommand {
+    /// May one pod (or address) reach another on a port? Decided with exact
+    /// NetworkPolicy semantics over the given manifests, with the policies and rules that
+    /// allowed or blocked it (exit 0 allowed, 1 denied, 2 bad input).
+    Verify(ZtVerifyArgs),
+}
+
+/// How `ipBlock` peers treat pod IPs (network plugins differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum IpBlockModeArg {
+    /// ipBlocks match pod IPs too (the upstream e2e expectation).
+    #[default]
+    PodIps,
+    /// ipBlocks match only non-pod addresses.
+    ExternalOnly,
+}
+
+/// `plinth zt verify`.
+#[derive(Debug, Args)]
+pub struct ZtVerifyArgs {
+    /// Manifest files or directories: Namespaces (labels), Pods (labels, container ports,
+    /// optional status.podIP) and NetworkPolicies.
+    #[arg(long = "manifests", value_name = "PATH", required = true, num_args = 1..)]
+    pub manifests: Vec<PathBuf>,
+    /// The source: `NAMESPACE/POD` or an IP address.
+    #[arg(long, value_name = "NS/POD|IP")]
+    pub from: String,
+    /// The destination: `NAMESPACE/POD` or an IP address.
+    #[arg(long, value_name = "NS/POD|IP")]
+    pub to: String,
+    /// The destination port, a number or a container port name, with an optional
+    /// protocol: `8080`, `8080/UDP`, `http/TCP`.
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub port: String,
+    /// How ipBlock peers treat pod IPs.
+    #[arg(long, value_enum, default_value_t)]
+    pub ip_block_mode: IpBlockModeArg,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
 }
 
 /// `plinth guard ...`.

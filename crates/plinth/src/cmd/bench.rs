@@ -30,6 +30,21 @@ pub fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
             seed,
             output: format,
         } => scheduler(nodes, pods, seed, format),
+        BenchCommand::Netpol {
+            pods,
+            policies,
+            seed,
+            runs,
+            no_npguard,
+            output: format,
+        } => super::bench_netpol::run(&super::bench_netpol::Settings {
+            pods,
+            policies,
+            seed,
+            runs,
+            no_npguard,
+            json: format == Format::Json,
+        }),
         BenchCommand::Live { .. }
         | BenchCommand::Differential { .. }
         | BenchCommand::Guard { .. } => {

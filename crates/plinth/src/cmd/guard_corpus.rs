@@ -3,27 +3,8 @@
 //! creates and updates (checked on their pod templates), and other objects the shipped
 //! constraints look at. Bodies are realistic in size (labels, annotations, env, probes).
 
+use plinth_core::rng::SplitMix64;
 use serde_json::{Value, json};
-
-/// SplitMix64: repeatable without a randomness crate (the same generator as the
-/// scheduler's synthetic cluster).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// Namespaces the requests land in, with the Pod Security labels each carries.
 pub const NAMESPACES: &[(&str, &[(&str, &str)])] = &[
@@ -72,7 +53,7 @@ const DEFECTS: &[&str] = &[
     "no-limits",
 ];
 
-fn compliant_container(rng: &mut Rng, name: &str, app: &str) -> Value {
+fn compliant_container(rng: &mut SplitMix64, name: &str, app: &str) -> Value {
     let version = format!("v1.{}.{}", rng.below(20), rng.below(10));
     json!({
         "name": name,
@@ -101,7 +82,7 @@ fn compliant_container(rng: &mut Rng, name: &str, app: &str) -> Value {
     })
 }
 
-fn pod_spec(rng: &mut Rng, app: &str, defect: Option<&str>) -> Value {
+fn pod_spec(rng: &mut SplitMix64, app: &str, defect: Option<&str>) -> Value {
     let mut containers = vec![compliant_container(rng, "app", app)];
     if rng.below(3) == 0 {
         containers.push(compliant_container(rng, "proxy", app));
@@ -162,11 +143,11 @@ fn pod_spec(rng: &mut Rng, app: &str, defect: Option<&str>) -> Value {
     spec
 }
 
-fn metadata(rng: &mut Rng, name: &str, namespace: &str, app: &str) -> Value {
+fn metadata(rng: &mut SplitMix64, name: &str, namespace: &str, app: &str) -> Value {
     json!({
         "name": name,
         "namespace": namespace,
-        "uid": format!("00000000-0000-4000-8000-{:012x}", rng.next() & 0xffff_ffff_ffff),
+        "uid": format!("00000000-0000-4000-8000-{:012x}", rng.next_u64() & 0xffff_ffff_ffff),
         "labels": {
             "app.kubernetes.io/name": app,
             "app.kubernetes.io/part-of": "shop",
@@ -219,7 +200,7 @@ fn review(
 /// defect, 25% workloads (half of them updates), 10% services, ingresses and
 /// namespaces.
 pub fn reviews(n: usize, seed: u64) -> Vec<Value> {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::new(seed);
     (0..n as u64)
         .map(|i| {
             let roll = rng.below(100);

@@ -3,15 +3,18 @@
 mod bench;
 mod bench_guard;
 mod bench_live;
+mod bench_netpol;
 mod bench_opa;
 mod check;
 mod dev;
 mod explain;
 mod guard;
 mod guard_corpus;
+mod netpol_corpus;
 mod scheduler;
 mod simulate;
 mod version;
+mod zt;
 
 use std::process::ExitCode;
 
@@ -46,5 +49,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Explain { command } => explain::run(&cli.cluster, command).await,
         Command::Check(args) => check::run(&args),
         Command::Guard { command } => guard::run(&cli.cluster, command).await,
+        Command::Zt { command } => zt::run(command),
     }
 }

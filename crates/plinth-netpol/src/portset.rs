@@ -1,0 +1,209 @@
+//! Sets of (protocol, port) as sorted, disjoint, non-adjacent ranges per protocol — the
+//! value of one cell of a connectivity map. Written here because the operations needed
+//! (union, intersection, canonical printing over three protocols of 16-bit ranges) are a
+//! few dozen lines, smaller than adapting a general interval-set crate.
+
+use std::fmt;
+
+use crate::model::Protocol;
+
+const PROTOCOLS: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
+
+fn slot(p: Protocol) -> usize {
+    match p {
+        Protocol::Tcp => 0,
+        Protocol::Udp => 1,
+        Protocol::Sctp => 2,
+    }
+}
+
+/// A set of ports per protocol.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct PortSet {
+    ranges: [Vec<(u16, u16)>; 3],
+}
+
+impl PortSet {
+    /// No ports.
+    pub fn empty() -> PortSet {
+        PortSet::default()
+    }
+
+    /// Every port of every protocol.
+    pub fn all() -> PortSet {
+        PortSet {
+            ranges: [
+                vec![(1, u16::MAX)],
+                vec![(1, u16::MAX)],
+                vec![(1, u16::MAX)],
+            ],
+        }
+    }
+
+    /// Every port of `protocol`.
+    pub fn all_of(protocol: Protocol) -> PortSet {
+        PortSet::range(protocol, 1, u16::MAX)
+    }
+
+    /// `start..=end` of `protocol` (empty when `start > end`).
+    pub fn range(protocol: Protocol, start: u16, end: u16) -> PortSet {
+        let mut s = PortSet::empty();
+        if start <= end {
+            s.ranges[slot(protocol)].push((start, end));
+        }
+        s
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.iter().all(Vec::is_empty)
+    }
+
+    /// Whether the set holds every port of every protocol.
+    pub fn is_all(&self) -> bool {
+        self.ranges.iter().all(|r| r == &[(1, u16::MAX)])
+    }
+
+    /// Whether `port` of `protocol` is in the set.
+    pub fn contains(&self, protocol: Protocol, port: u16) -> bool {
+        self.ranges[slot(protocol)]
+            .iter()
+            .any(|&(a, b)| a <= port && port <= b)
+    }
+
+    /// Adds every port of `other`.
+    pub fn union_with(&mut self, other: &PortSet) {
+        for (mine, theirs) in self.ranges.iter_mut().zip(&other.ranges) {
+            if theirs.is_empty() {
+                continue;
+            }
+            mine.extend_from_slice(theirs);
+            normalise(mine);
+        }
+    }
+
+    /// The ports in both sets.
+    pub fn intersection(&self, other: &PortSet) -> PortSet {
+        let mut out = PortSet::empty();
+        for (i, (a, b)) in self.ranges.iter().zip(&other.ranges).enumerate() {
+            let (mut x, mut y) = (0, 0);
+            while x < a.len() && y < b.len() {
+                let lo = a[x].0.max(b[y].0);
+                let hi = a[x].1.min(b[y].1);
+                if lo <= hi {
+                    out.ranges[i].push((lo, hi));
+                }
+                if a[x].1 < b[y].1 {
+                    x += 1;
+                } else {
+                    y += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// The ranges of `protocol`.
+    pub fn ranges(&self, protocol: Protocol) -> &[(u16, u16)] {
+        &self.ranges[slot(protocol)]
+    }
+}
+
+fn normalise(r: &mut Vec<(u16, u16)>) {
+    r.sort_unstable();
+    let mut out: Vec<(u16, u16)> = Vec::with_capacity(r.len());
+    for &(a, b) in r.iter() {
+        match out.last_mut() {
+            Some(last) if u32::from(a) <= u32::from(last.1) + 1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    *r = out;
+}
+
+impl fmt::Display for PortSet {
+    /// `All connections`, `No connections`, or `TCP 80,8000-8080; UDP 53`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_all() {
+            return f.write_str("All connections");
+        }
+        if self.is_empty() {
+            return f.write_str("No connections");
+        }
+        let mut first = true;
+        for p in PROTOCOLS {
+            let r = self.ranges(p);
+            if r.is_empty() {
+                continue;
+            }
+            if !first {
+                f.write_str("; ")?;
+            }
+            first = false;
+            write!(f, "{p} ")?;
+            if r == [(1, u16::MAX)] {
+                f.write_str("all ports")?;
+                continue;
+            }
+            for (i, (a, b)) in r.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                if a == b {
+                    write!(f, "{a}")?;
+                } else {
+                    write!(f, "{a}-{b}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn set(items: &[(u8, u16, u16)]) -> PortSet {
+        let mut s = PortSet::empty();
+        for &(p, a, b) in items {
+            s.union_with(&PortSet::range(PROTOCOLS[usize::from(p % 3)], a, b));
+        }
+        s
+    }
+
+    #[test]
+    fn merges_and_prints() {
+        let mut s = PortSet::range(Protocol::Tcp, 80, 80);
+        s.union_with(&PortSet::range(Protocol::Tcp, 81, 90));
+        s.union_with(&PortSet::range(Protocol::Udp, 53, 53));
+        assert_eq!(s.ranges(Protocol::Tcp), &[(80, 90)]);
+        assert_eq!(s.to_string(), "TCP 80-90; UDP 53");
+        assert_eq!(PortSet::all().to_string(), "All connections");
+        assert_eq!(PortSet::all_of(Protocol::Udp).to_string(), "UDP all ports");
+        assert_eq!(PortSet::empty().to_string(), "No connections");
+    }
+
+    proptest! {
+        #[test]
+        fn set_operations_agree_with_membership(
+            a in prop::collection::vec((0u8..3, 1u16..200, 1u16..200), 0..6),
+            b in prop::collection::vec((0u8..3, 1u16..200, 1u16..200), 0..6),
+            probe in (0u8..3, 1u16..210),
+        ) {
+            let (x, y) = (set(&a), set(&b));
+            let p = PROTOCOLS[usize::from(probe.0)];
+            let mut u = x.clone();
+            u.union_with(&y);
+            prop_assert_eq!(u.contains(p, probe.1), x.contains(p, probe.1) || y.contains(p, probe.1));
+            prop_assert_eq!(x.intersection(&y).contains(p, probe.1), x.contains(p, probe.1) && y.contains(p, probe.1));
+            // Canonical: disjoint, sorted, not adjacent.
+            for r in &u.ranges {
+                for w in r.windows(2) {
+                    prop_assert!(u32::from(w[0].1) + 1 < u32::from(w[1].0));
+                }
+            }
+        }
+    }
+}
