@@ -103,6 +103,35 @@ impl PortSet {
         out
     }
 
+    /// Reads a connection as np-guard's `k8snetpolicy list` prints it: `All Connections`,
+    /// or protocol groups joined by commas, each group running until the next protocol
+    /// name (`SCTP 9,TCP 80-82,90-95,UDP 53`). For comparing with that reference tool.
+    pub fn from_np_guard(conn: &str) -> Result<PortSet, String> {
+        if conn == "All Connections" {
+            return Ok(PortSet::all());
+        }
+        let mut set = PortSet::empty();
+        let mut protocol = None;
+        for token in conn.split(',').map(str::trim) {
+            let ports = match token.split_once(' ') {
+                Some((p, rest)) if ["TCP", "UDP", "SCTP"].contains(&p) => {
+                    protocol = p.parse::<Protocol>().ok();
+                    rest
+                }
+                _ => token,
+            };
+            let protocol =
+                protocol.ok_or_else(|| format!("connection {conn:?}: ports before a protocol"))?;
+            let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
+            let number = |s: &str| {
+                s.parse::<u16>()
+                    .map_err(|_| format!("connection {conn:?}: bad port {s:?}"))
+            };
+            set.union_with(&PortSet::range(protocol, number(a)?, number(b)?));
+        }
+        Ok(set)
+    }
+
     /// The ranges of `protocol`.
     pub fn ranges(&self, protocol: Protocol) -> &[(u16, u16)] {
         &self.ranges[slot(protocol)]
@@ -183,6 +212,17 @@ mod tests {
         assert_eq!(PortSet::all().to_string(), "All connections");
         assert_eq!(PortSet::all_of(Protocol::Udp).to_string(), "UDP all ports");
         assert_eq!(PortSet::empty().to_string(), "No connections");
+    }
+
+    #[test]
+    fn reads_np_guard_connections() {
+        let s = PortSet::from_np_guard("SCTP 9,TCP 80-82,90-95,UDP 53").unwrap();
+        assert!(s.contains(Protocol::Sctp, 9));
+        assert!(s.contains(Protocol::Tcp, 91) && !s.contains(Protocol::Tcp, 89));
+        assert!(s.contains(Protocol::Udp, 53) && !s.contains(Protocol::Tcp, 53));
+        assert!(PortSet::from_np_guard("All Connections").unwrap().is_all());
+        assert!(PortSet::from_np_guard("80").is_err());
+        assert!(PortSet::from_np_guard("TCP x").is_err());
     }
 
     proptest! {

@@ -13,47 +13,13 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use k8s_openapi::api::core::v1 as core;
-use plinth_netpol::{Index, IpBlockMode, Pod, Policy, PortSet, Protocol};
+use plinth_netpol::{Index, IpBlockMode, Pod, Policy, PortSet};
 use plinth_testenv::{Binaries, Binary, cache_root};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Value, json};
 
 const CASES: usize = 400;
-
-/// `All Connections`, or `SCTP 9,TCP 80-82,90-95,UDP 53` (protocol groups joined by
-/// commas, a group continuing until the next protocol name).
-fn parse_conn(conn: &str) -> PortSet {
-    if conn == "All Connections" {
-        return PortSet::all();
-    }
-    let mut set = PortSet::empty();
-    let mut protocol = None;
-    for token in conn.split(',') {
-        let token = token.trim();
-        let ports = match token.split_once(' ') {
-            Some((p, rest)) if ["TCP", "UDP", "SCTP"].contains(&p) => {
-                protocol = p.parse::<Protocol>().ok();
-                rest
-            }
-            _ => token,
-        };
-        let protocol =
-            protocol.unwrap_or_else(|| panic!("no protocol before {token:?} in {conn:?}"));
-        let (a, b) = match ports.split_once('-') {
-            Some((a, b)) => (a, b),
-            None => (ports, ports),
-        };
-        let (a, b): (u16, u16) = (
-            a.parse()
-                .unwrap_or_else(|_| panic!("port {a:?} in {conn:?}")),
-            b.parse()
-                .unwrap_or_else(|_| panic!("port {b:?} in {conn:?}")),
-        );
-        set.union_with(&PortSet::range(protocol, a, b));
-    }
-    set
-}
 
 fn namespaces() -> Vec<Value> {
     common::NAMESPACES
@@ -147,7 +113,7 @@ fn plinth_and_np_guard_agree_on_generated_policy_sets() {
                 let dst = e["dst"].as_str()?.strip_suffix("[Pod]")?;
                 Some((
                     (src.to_owned(), dst.to_owned()),
-                    parse_conn(e["conn"].as_str()?),
+                    PortSet::from_np_guard(e["conn"].as_str()?).expect("np-guard connection"),
                 ))
             })
             .collect();

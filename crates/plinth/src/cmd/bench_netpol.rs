@@ -51,17 +51,8 @@ fn run_once(path: &std::path::Path) -> anyhow::Result<Run> {
     let started = Instant::now();
     let docs = plinth_core::manifest::read_paths(&[path]).map_err(|e| anyhow!("{e}"))?;
     let parsed = Instant::now();
-    let index =
-        plinth_netpol::manifests::index(&docs, IpBlockMode::ExternalOnly).map_err(|errors| {
-            anyhow!(
-                "{}",
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        })?;
+    let index = plinth_netpol::manifests::index(&docs, IpBlockMode::ExternalOnly)
+        .map_err(super::manifest_errors)?;
     let map = index.connectivity();
     let mapped = Instant::now();
     let pods = index.pods();
@@ -75,35 +66,6 @@ fn run_once(path: &std::path::Path) -> anyhow::Result<Run> {
             .map(|c| ((pods[c.from].id(), pods[c.to].id()), c.ports))
             .collect(),
     })
-}
-
-/// `All Connections`, or `SCTP 9,TCP 80-82,90-95,UDP 53`.
-fn parse_conn(conn: &str) -> anyhow::Result<PortSet> {
-    if conn == "All Connections" {
-        return Ok(PortSet::all());
-    }
-    let mut set = PortSet::empty();
-    let mut protocol = None;
-    for token in conn.split(',') {
-        let token = token.trim();
-        let ports = match token.split_once(' ') {
-            Some((p, rest)) if ["TCP", "UDP", "SCTP"].contains(&p) => {
-                protocol = p.parse::<Protocol>().ok();
-                rest
-            }
-            _ => token,
-        };
-        let protocol =
-            protocol.ok_or_else(|| anyhow!("np-guard connection {conn:?}: no protocol"))?;
-        let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
-        let bad = || anyhow!("np-guard connection {conn:?}: bad port {ports:?}");
-        set.union_with(&PortSet::range(
-            protocol,
-            a.parse().map_err(|_| bad())?,
-            b.parse().map_err(|_| bad())?,
-        ));
-    }
-    Ok(set)
 }
 
 /// One `k8snetpolicy list` run: wall time and its pod-to-pod map.
@@ -133,7 +95,10 @@ fn npguard_once(
             continue;
         };
         if let (Some(src), Some(dst)) = (src.strip_suffix("[Pod]"), dst.strip_suffix("[Pod]")) {
-            map.insert((src.to_owned(), dst.to_owned()), parse_conn(conn)?);
+            map.insert(
+                (src.to_owned(), dst.to_owned()),
+                PortSet::from_np_guard(conn).map_err(|e| anyhow!("np-guard {e}"))?,
+            );
         }
     }
     Ok((took, map))

@@ -10,20 +10,9 @@ use plinth_guard::gatekeeper::PolicySet;
 use plinth_guard::library;
 use serde_json::{Value, json};
 
-use super::Outcome;
+use super::{Outcome, manifest_errors};
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::output;
-
-fn manifest_errors(errors: Vec<plinth_core::manifest::ManifestError>) -> anyhow::Error {
-    anyhow!(
-        "{}",
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    )
-}
 
 /// Runs `plinth check`.
 pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {

@@ -38,6 +38,18 @@ impl From<Outcome> for ExitCode {
     }
 }
 
+/// Every refused manifest document, one `file:line: what` per line, as one error.
+pub(crate) fn manifest_errors(errors: Vec<plinth_core::manifest::ManifestError>) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}",
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {

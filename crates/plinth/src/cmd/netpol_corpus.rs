@@ -5,23 +5,8 @@
 //! port ranges and named ports. Deterministic from a seed; written as ordinary YAML so
 //! another tool can read the same files.
 
+use plinth_core::rng::SplitMix64;
 use serde_json::{Value, json};
-
-/// SplitMix64 (as in the other synthetic inputs).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 const APPS: &[&str] = &[
     "web", "api", "worker", "cache", "db", "queue", "auth", "search",
@@ -63,7 +48,7 @@ fn selector(app: &str) -> Value {
 
 /// `pods` pods and `policies` NetworkPolicies in `pods / 50` namespaces (at least 2).
 pub fn documents(pods: usize, policies: usize, seed: u64) -> Vec<Value> {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::new(seed);
     let namespaces = (pods / 50).max(2);
     let mut docs = Vec::new();
     for n in 0..namespaces {

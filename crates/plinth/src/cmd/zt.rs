@@ -61,16 +61,7 @@ fn verify(args: &ZtVerifyArgs) -> anyhow::Result<Outcome> {
         IpBlockModeArg::PodIps => IpBlockMode::PodIps,
         IpBlockModeArg::ExternalOnly => IpBlockMode::ExternalOnly,
     };
-    let index = plinth_netpol::manifests::index(&docs, mode).map_err(|errors| {
-        anyhow!(
-            "{}",
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
+    let index = plinth_netpol::manifests::index(&docs, mode).map_err(super::manifest_errors)?;
     let from = endpoint(&index, "from", &args.from)?;
     let to = endpoint(&index, "to", &args.to)?;
     let verdict = index.verify(from, to, &query, protocol)?;
