@@ -237,6 +237,15 @@ impl Index {
             .ok_or_else(|| ModelError::UnknownPod(id.to_owned()))
     }
 
+    /// The endpoint for `ip`: the pod with that IP (not a host-network pod, whose IP is
+    /// its node's), else the address itself.
+    pub fn endpoint_for_ip(&self, ip: IpAddr) -> Endpoint {
+        self.pods
+            .iter()
+            .position(|p| !p.host_network && p.ip == Some(ip))
+            .map_or(Endpoint::Ip(ip), Endpoint::Pod)
+    }
+
     fn describe(&self, e: Endpoint) -> String {
         match e {
             Endpoint::Pod(i) => format!("pod {}", self.pods[i].id()),

@@ -102,18 +102,26 @@ impl Index {
                 let mut row = vec![PortSet::empty(); n];
                 for &policy in isolating {
                     for rule in prepared[d][policy].iter() {
+                        // Ports naming container ports resolve on the destination: for
+                        // ingress that is the subject, the same for the whole row.
+                        let row_ports = match (&rule.fixed, direction) {
+                            (Some(ports), _) => Some(ports.clone()),
+                            (None, Direction::Ingress) => {
+                                let dest = &self.pods()[subject];
+                                Some(port_set(rule.rule.ports.as_deref(), |name, proto| {
+                                    dest.named_port(name, proto)
+                                }))
+                            }
+                            (None, Direction::Egress) => None,
+                        };
                         for (peer, allowed) in row.iter_mut().enumerate() {
                             if !rule.peers[peer] {
                                 continue;
                             }
-                            match &rule.fixed {
+                            match &row_ports {
                                 Some(ports) => allowed.union_with(ports),
                                 None => {
-                                    let destination = match direction {
-                                        Direction::Ingress => subject,
-                                        Direction::Egress => peer,
-                                    };
-                                    let dest = &self.pods()[destination];
+                                    let dest = &self.pods()[peer];
                                     allowed.union_with(&port_set(
                                         rule.rule.ports.as_deref(),
                                         |name, proto| dest.named_port(name, proto),

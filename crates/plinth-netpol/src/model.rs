@@ -84,8 +84,8 @@ pub struct Pod {
     /// `spec.hostNetwork`: the pod uses its node's network; policies do not select it and
     /// its traffic comes from the node's IP.
     pub host_network: bool,
-    /// Every container's declared ports (init containers included, as named ports can
-    /// refer to sidecars).
+    /// The declared ports of the containers and of the sidecars (init containers with
+    /// `restartPolicy: Always`), which is where upstream resolves named ports.
     pub ports: Vec<ContainerPort>,
 }
 
@@ -127,10 +127,12 @@ impl Pod {
             .enumerate()
             .map(|(i, c)| (format!("containers[{i}]"), c))
             .chain(
+                // As upstream's FindPort: init containers only when they are sidecars.
                 spec.init_containers
                     .iter()
                     .flatten()
                     .enumerate()
+                    .filter(|(_, c)| c.restart_policy.as_deref() == Some("Always"))
                     .map(|(i, c)| (format!("initContainers[{i}]"), c)),
             );
         for (at, c) in containers {
@@ -187,4 +189,30 @@ pub fn namespace_labels(ns: &core::Namespace) -> (String, BTreeMap<String, Strin
     let mut labels = ns.metadata.labels.clone().unwrap_or_default();
     labels.insert(NAMESPACE_NAME_LABEL.to_owned(), name.clone());
     (name, labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_ports_come_from_containers_and_sidecars_only() {
+        let pod: core::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "n"},
+            "spec": {
+                "containers": [{"name": "app", "ports": [{"name": "http", "containerPort": 8080}]}],
+                "initContainers": [
+                    {"name": "migrate", "ports": [{"name": "migrate", "containerPort": 9000}]},
+                    {"name": "proxy", "restartPolicy": "Always",
+                     "ports": [{"name": "proxy", "containerPort": 15001}]}
+                ]
+            }
+        }))
+        .expect("pod JSON");
+        let pod = Pod::from_object(&pod, "default").expect("valid pod");
+        assert_eq!(pod.named_port("http", Protocol::Tcp), Some(8080));
+        assert_eq!(pod.named_port("proxy", Protocol::Tcp), Some(15001));
+        assert_eq!(pod.named_port("migrate", Protocol::Tcp), None);
+        assert_eq!(pod.named_port("http", Protocol::Udp), None);
+    }
 }

@@ -163,6 +163,10 @@ fn plinth_and_np_guard_agree_on_generated_policy_sets() {
         disagreements.len()
     );
     assert!(
+        refused < CASES / 4,
+        "np-guard refused {refused} of {CASES} cases: the comparison covers too little"
+    );
+    assert!(
         disagreements.is_empty(),
         "plinth and np-guard disagree:\n{}",
         disagreements

@@ -105,6 +105,19 @@ fn verdicts_reasons_and_exit_codes() {
         "{text}"
     );
 
+    // A pod's IP is that pod (its labels match the selector peer); an unknown address
+    // is matched by no selector.
+    let out = verify(
+        dir.path(),
+        &["--from", "10.0.0.1", "--to", "db/pg", "--port", "5432"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = verify(
+        dir.path(),
+        &["--from", "10.9.9.9", "--to", "db/pg", "--port", "5432"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+
     // Bad queries: unknown pod, bad port.
     let out = verify(
         dir.path(),

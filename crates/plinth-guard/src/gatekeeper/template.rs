@@ -130,8 +130,9 @@ pub struct Template {
     vms: Mutex<Vec<regorus::rvm::RegoVM>>,
 }
 
-/// The RVM's instruction budget per evaluation. Its default (25,000) is too small for a
-/// large pod; the webhook's deadline bounds the time anyway.
+/// The RVM's instruction budget per evaluation: its default (25,000) is too small for a
+/// large pod. This budget is what stops a runaway template — the webhook answers at its
+/// deadline, but an evaluation already running finishes on its blocking thread.
 const MAX_INSTRUCTIONS: usize = 50_000_000;
 
 fn rvm_program(engine: &regorus::Engine, query: &str) -> Option<Arc<regorus::rvm::Program>> {

@@ -211,7 +211,7 @@ pub fn cluster(
             let port_sets: [&[(&str, i32, &str)]; 3] = [
                 &[("http", 80, "TCP"), ("dns", 53, "UDP")],
                 &[("http", 8080, "TCP"), ("metrics", 443, "TCP")],
-                &[("dns", 53, "TCP"), ("dns", 53, "UDP")],
+                &[("dns", 53, "TCP"), ("dns-udp", 53, "UDP")],
             ];
             let pods = pods
                 .into_iter()

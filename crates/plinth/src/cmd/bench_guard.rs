@@ -197,6 +197,8 @@ async fn load(settings: &Settings, corpus: &Corpus, shared: Arc<Shared>) -> anyh
     );
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.pem().as_bytes())?)
+        // Like the API server's webhook client: a stalled answer is an error, not a hang.
+        .timeout(Duration::from_secs(10))
         .build()?;
 
     let period = Duration::from_secs_f64(1.0 / f64::from(settings.rate.max(1)));
@@ -330,6 +332,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<Outcome> {
     if settings.rate == 0 || settings.seconds == 0 || settings.requests == 0 {
         anyhow::bail!("--rate, --seconds and --requests must be positive");
     }
+    if u64::from(settings.rate).saturating_mul(settings.seconds.saturating_add(2)) > 100_000_000 {
+        anyhow::bail!(
+            "--rate × --seconds is over 100 million requests; choose a shorter or slower run"
+        );
+    }
     let guard = guard()?;
     let labels = Labels(namespace_labels());
     let corpus = corpus(&settings, &guard, &labels)?;
@@ -376,7 +383,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Outcome> {
                 "requests": c.requests, "evaluations": c.evaluations, "templates": c.templates,
                 "plinthMicrosPerRequest": micros(c.plinth_per_request),
                 "opaMicrosPerRequest": micros(c.opa_per_request),
-                "ratio": c.opa_per_request.as_secs_f64() / c.plinth_per_request.as_secs_f64().max(f64::EPSILON),
+                "ratio": c.disagreements.is_empty().then(|| c.opa_per_request.as_secs_f64() / c.plinth_per_request.as_secs_f64().max(f64::EPSILON)),
                 "disagreements": c.disagreements,
             })),
             "load": {"rate": settings.rate, "seconds": settings.seconds, "sent": load.sent,
@@ -403,20 +410,22 @@ pub async fn run(settings: Settings) -> anyhow::Result<Outcome> {
             micros(percentile(&decide, 99.0))
         ));
         if let Some(c) = &comparison {
+            let verdict = if c.disagreements.is_empty() {
+                format!(
+                    "{:.1}×, identical violations",
+                    c.opa_per_request.as_secs_f64()
+                        / c.plinth_per_request.as_secs_f64().max(f64::EPSILON)
+                )
+            } else {
+                format!("{} DISAGREEMENTS, so no ratio", c.disagreements.len())
+            };
             output::line(format!(
-                "constraint evaluation per request: plinth {:.1} µs, opa {:.1} µs — {:.1}× ({} requests, {} evaluations on {} templates, {})",
+                "constraint evaluation per request: plinth {:.1} µs, opa {:.1} µs — {verdict} ({} requests, {} evaluations on {} templates)",
                 micros(c.plinth_per_request),
                 micros(c.opa_per_request),
-                c.opa_per_request.as_secs_f64()
-                    / c.plinth_per_request.as_secs_f64().max(f64::EPSILON),
                 c.requests,
                 c.evaluations,
                 c.templates,
-                if c.disagreements.is_empty() {
-                    "identical violations".to_owned()
-                } else {
-                    format!("{} DISAGREEMENTS", c.disagreements.len())
-                }
             ));
             for d in c.disagreements.iter().take(5) {
                 output::line(format!("  {d}"));

@@ -194,7 +194,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             "verifyMicros": per_query.as_secs_f64() * 1e6, "verifyQueries": queries, "verifyAllowed": allowed,
             "npGuard": npguard.map(|(t, differing)| json!({
                 "medianSeconds": t.as_secs_f64(), "differingPairs": differing,
-                "ratio": t.as_secs_f64() / total.as_secs_f64().max(f64::EPSILON),
+                "ratio": (differing == 0).then(|| t.as_secs_f64() / total.as_secs_f64().max(f64::EPSILON)),
             })),
         }));
     } else {
@@ -211,16 +211,18 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             map.as_secs_f64()
         ));
         if let Some((t, differing)) = npguard {
+            let verdict = if differing == 0 {
+                format!(
+                    "plinth {:.1}× faster; identical maps",
+                    t.as_secs_f64() / total.as_secs_f64().max(f64::EPSILON)
+                )
+            } else {
+                format!("{differing} PAIRS DIFFER, so no ratio")
+            };
             output::line(format!(
-                "np-guard k8snetpolicy list, median of {} runs: {:.3} s — plinth {:.1}× faster; {}",
+                "np-guard k8snetpolicy list, median of {} runs: {:.3} s — {verdict}",
                 settings.runs,
                 t.as_secs_f64(),
-                t.as_secs_f64() / total.as_secs_f64().max(f64::EPSILON),
-                if differing == 0 {
-                    "identical maps".to_owned()
-                } else {
-                    format!("{differing} PAIRS DIFFER")
-                }
             ));
         }
         output::line(format!(

@@ -58,7 +58,7 @@ pub fn documents(pods: usize, policies: usize, seed: u64) -> Vec<Value> {
     }
     for i in 0..pods {
         let ns = i % namespaces;
-        let app = APPS[rng.below(APPS.len() as u64) as usize];
+        let app = rng.pick(APPS);
         docs.push(json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": format!("{app}-{i:05}"), "namespace": format!("team-{ns:03}"),
                 "labels": {"app": app, "tier": tier_of(app), "version": format!("v{}", rng.below(3))}},
@@ -67,8 +67,8 @@ pub fn documents(pods: usize, policies: usize, seed: u64) -> Vec<Value> {
     }
     for p in 0..policies {
         let ns = format!("team-{:03}", rng.below(namespaces as u64));
-        let app = APPS[rng.below(APPS.len() as u64) as usize];
-        let peer_app = APPS[rng.below(APPS.len() as u64) as usize];
+        let app = rng.pick(APPS);
+        let peer_app = rng.pick(APPS);
         let name = format!("np-{p:05}");
         let spec = match rng.below(10) {
             0 => json!({"podSelector": {}, "policyTypes": ["Ingress"]}),

@@ -20,7 +20,8 @@ pub fn run(command: ZtCommand) -> anyhow::Result<Outcome> {
 
 fn endpoint(index: &Index, flag: &str, value: &str) -> anyhow::Result<Endpoint> {
     if let Ok(ip) = value.parse::<IpAddr>() {
-        return Ok(Endpoint::Ip(ip));
+        // A pod's IP is that pod: its own policies apply to it.
+        return Ok(index.endpoint_for_ip(ip));
     }
     if !value.contains('/') {
         return Err(anyhow!(
