@@ -333,7 +333,11 @@ impl PolicySet {
                 Ok(true) => {}
             }
             let review_value = rego_review
-                .get_or_insert_with(|| regorus::Value::from(request.clone()))
+                .get_or_insert_with(|| {
+                    // Deserialised from the borrowed JSON: no copy of the request first.
+                    <regorus::Value as serde::Deserialize>::deserialize(request)
+                        .unwrap_or_else(|_| regorus::Value::from(request.clone()))
+                })
                 .clone();
             let mut input = BTreeMap::new();
             input.insert(regorus::Value::from("review"), review_value);
