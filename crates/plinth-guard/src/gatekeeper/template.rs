@@ -193,6 +193,63 @@ fn data_roots(rego: &str) -> Vec<String> {
     roots
 }
 
+/// The deepest bracket nesting (`[`, `{`, `(` together) a template's Rego may have.
+/// Gatekeeper-library templates stay under 8; regorus' parser backtracks on brackets,
+/// and its time doubles with every further level (18 levels take seconds), so deeper
+/// Rego is refused before it reaches the parser — a template is otherwise a way to stall
+/// the webhook's policy loading.
+pub const MAX_NESTING: usize = 12;
+
+/// The first place where `rego` nests brackets deeper than [`MAX_NESTING`]: (depth,
+/// line). Strings, raw strings and comments are skipped. Hand-written because it is a
+/// single pass over characters that only has to be conservative, not a Rego lexer.
+fn too_deep(rego: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut line = 1usize;
+    let mut chars = rego.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '#' => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    match (escaped, c) {
+                        (false, '\\') => escaped = true,
+                        (false, '"') | (_, '\n') => break,
+                        _ => escaped = false,
+                    }
+                }
+            }
+            '`' => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                    } else if c == '`' {
+                        break;
+                    }
+                }
+            }
+            '[' | '{' | '(' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some((depth, line));
+                }
+            }
+            ']' | '}' | ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Whether the module defines a rule named `violation` (at the start of a line).
 fn defines_violation(rego: &str) -> bool {
     rego.lines().any(|l| {
@@ -260,6 +317,18 @@ impl Template {
                 ));
             }
         };
+        for (i, module) in std::iter::once(&rego).chain(libs.iter()).enumerate() {
+            if let Some((depth, line)) = too_deep(module) {
+                let which = if i == 0 {
+                    "rego".to_owned()
+                } else {
+                    format!("libs[{}]", i - 1)
+                };
+                return Err(invalid(format!(
+                    "{which} nests brackets {depth} deep at line {line}; at most {MAX_NESTING} levels are accepted (deeper nesting makes Rego parsing exponentially slow)"
+                )));
+            }
+        }
         if !defines_violation(&rego) {
             return Err(invalid(
                 "invalid rego: invalid module: missing required rules: [violation]".into(),
@@ -447,6 +516,26 @@ mod tests {
             "metadata": {"name": name},
             "spec": {"crd": {"spec": {"names": {"kind": kind}}},
                      "targets": [{"target": TARGET, "rego": rego}]}})
+    }
+
+    #[test]
+    fn refuses_rego_nested_deep_enough_to_stall_the_parser() {
+        let deep = format!(
+            "package t\nviolation[{{\"msg\": m}}] {{\n  x := a{}b\n  m := \"x\"\n}}\n",
+            "[".repeat(40)
+        );
+        let err = Template::compile(&template("k8st", "K8sT", &deep)).unwrap_err();
+        assert!(
+            err.to_string().contains("nests brackets 13 deep at line 3"),
+            "{err}"
+        );
+        // Brackets inside strings and comments do not count.
+        let fine = format!(
+            "package t\n# {}\nviolation[{{\"msg\": m}}] {{\n  m := \"{}\"\n}}\n",
+            "[".repeat(40),
+            "(".repeat(40)
+        );
+        assert!(Template::compile(&template("k8st", "K8sT", &fine)).is_ok());
     }
 
     #[test]
