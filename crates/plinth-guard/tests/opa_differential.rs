@@ -345,20 +345,6 @@ fn normalise(items: impl IntoIterator<Item = (String, Value)>) -> Vec<String> {
     v
 }
 
-fn template_sources(doc: &Value) -> (String, Vec<String>) {
-    let target = &doc["spec"]["targets"][0];
-    let rego = target["rego"].as_str().unwrap_or_default().to_owned();
-    let libs = target["libs"]
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    (rego, libs)
-}
-
 fn run_opa(
     opa: &Path,
     dir: &Path,
@@ -366,7 +352,7 @@ fn run_opa(
     doc: &Value,
     cases: &[Value],
 ) -> Vec<Vec<String>> {
-    let (rego, libs) = template_sources(doc);
+    let (rego, libs) = plinth_guard::gatekeeper::template::rego_sources(doc);
     std::fs::write(dir.join("template.rego"), rego).expect("scratch dir is writable");
     for (i, lib) in libs.iter().enumerate() {
         std::fs::write(dir.join(format!("lib_{i}.rego")), lib).expect("scratch dir is writable");

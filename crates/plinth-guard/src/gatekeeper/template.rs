@@ -250,6 +250,22 @@ fn too_deep(rego: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// The Rego of a ConstraintTemplate document as written in `targets[0].rego` and
+/// `targets[0].libs` (what another engine, e.g. OPA, is given to evaluate it).
+pub fn rego_sources(doc: &Value) -> (String, Vec<String>) {
+    let target = &doc["spec"]["targets"][0];
+    let rego = target["rego"].as_str().unwrap_or_default().to_owned();
+    let libs = target["libs"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    (rego, libs)
+}
+
 /// Whether the module defines a rule named `violation` (at the start of a line).
 fn defines_violation(rego: &str) -> bool {
     rego.lines().any(|l| {

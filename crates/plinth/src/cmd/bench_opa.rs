@@ -85,20 +85,6 @@ fn plinth_side(
     (per_request, answers)
 }
 
-fn template_sources(doc: &Value) -> (String, Vec<String>) {
-    let target = &doc["spec"]["targets"][0];
-    let rego = target["rego"].as_str().unwrap_or_default().to_owned();
-    let libs = target["libs"]
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    (rego, libs)
-}
-
 /// Runs `opa eval` once; returns the evaluation time and the violation messages by case.
 fn opa_eval(
     opa: &Path,
@@ -195,7 +181,7 @@ pub fn compare(
         let doc = template_docs
             .get(kind)
             .with_context(|| format!("no template document for {kind}"))?;
-        let (rego, libs) = template_sources(doc);
+        let (rego, libs) = plinth_guard::gatekeeper::template::rego_sources(doc);
         let dir = scratch.path();
         std::fs::write(dir.join("template.rego"), rego)?;
         for (i, lib) in libs.iter().enumerate() {
