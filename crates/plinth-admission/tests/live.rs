@@ -64,19 +64,17 @@ impl Pki {
 }
 
 async fn apply_file(client: &Client, file: &Path) {
-    let applier = plinth_kube::Applier::new(client.clone(), "plinth-test");
-    for doc in plinth_core::manifest::read_paths(&[file]).expect("manifest") {
-        applier
-            .apply(
-                doc.value(),
-                &ApplyOptions {
-                    force: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("apply");
-    }
+    let docs = plinth_core::manifest::read_paths(&[file]).expect("manifest");
+    plinth_kube::Applier::new(client.clone(), "plinth-test")
+        .apply_all(
+            &docs,
+            &ApplyOptions {
+                force: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("apply");
 }
 
 async fn namespace(client: &Client, name: &str, labels: &[(&str, &str)]) {

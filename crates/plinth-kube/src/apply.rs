@@ -141,6 +141,19 @@ impl Applier {
         self.resources.lock().ok()?.get(gvk).cloned()
     }
 
+    /// Applies `docs` in order (as `kubectl apply -f` does), stopping at the first error.
+    pub async fn apply_all(
+        &self,
+        docs: &[plinth_core::manifest::Document],
+        opts: &ApplyOptions,
+    ) -> Result<Vec<DynamicObject>, ApplyError> {
+        let mut applied = Vec::with_capacity(docs.len());
+        for doc in docs {
+            applied.push(self.apply(doc.value(), opts).await?);
+        }
+        Ok(applied)
+    }
+
     /// Server-side applies one object given as JSON and returns what the server stored (or
     /// would store, on dry-run).
     pub async fn apply(

@@ -61,18 +61,17 @@ async fn shipped_rbac_is_sufficient_and_minimal() {
     let s = Slice::new("rbac").await;
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/scheduler/rbac.yaml");
     let applier = plinth_kube::Applier::new(s.client.clone(), "plinth-test");
-    for doc in plinth_core::manifest::read_paths(&[manifest]).expect("rbac.yaml") {
-        applier
-            .apply(
-                doc.value(),
-                &ApplyOptions {
-                    force: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("apply rbac");
-    }
+    let docs = plinth_core::manifest::read_paths(&[manifest]).expect("rbac.yaml");
+    applier
+        .apply_all(
+            &docs,
+            &ApplyOptions {
+                force: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("apply rbac");
     // The default service account is created by a controller we do not run.
     let _ = Api::<ServiceAccount>::namespaced(s.client.clone(), "plinth-system")
         .create(
