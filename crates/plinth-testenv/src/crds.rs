@@ -4,6 +4,11 @@
 //! (downloading it first if needed); the CRD files under the listed directories are copied into plinth's
 //! cache (`crds/NAME-vVERSION/`) and installed with server-side apply. No CRD file is ever
 //! committed to plinth's repository.
+//!
+//! Only plain CRD YAML is installed: a file with a line that starts with a Go template
+//! action (`{{- if ... }}`, `{{ include ... }}`, as in Helm chart templates) is refused
+//! with [`Error::CrdFetch`], so a source directory that upstream turns into templates
+//! fails loudly instead of installing something half-rendered.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -72,13 +77,48 @@ pub const POLICY_REPORTS: CrdSource = CrdSource {
     version: |v| v.kyverno.clone(),
 };
 
+/// Istio's CRDs (`networking`, `security`, `telemetry` and `extensions.istio.io`), from
+/// the one generated file `istio.io/api` ships.
+pub const ISTIO: CrdSource = CrdSource {
+    name: "istio",
+    module: "istio.io/api",
+    dirs: &["kubernetes"],
+    files: &["customresourcedefinitions.gen.yaml"],
+    version: |v| v.istio.clone(),
+};
+
+/// cert-manager's CRDs (`cert-manager.io` and `acme.cert-manager.io`).
+///
+/// Taken from `deploy/crds`, the plain controller-gen output; the chart's
+/// `templates/crd-*.yaml` are Helm templates built from the same files (the header adds
+/// only `helm.sh/resource-policy` and labels; the `spec` is copied unchanged).
+pub const CERT_MANAGER: CrdSource = CrdSource {
+    name: "cert-manager",
+    module: "github.com/cert-manager/cert-manager",
+    dirs: &["deploy/crds"],
+    files: &[],
+    version: |v| v.cert_manager.clone(),
+};
+
 /// Every source `plinth dev up` installs.
 pub const DEFAULT_SOURCES: &[CrdSource] = &[
     CLUSTER_API,
     CLUSTER_API_PROVIDER_AWS,
     GATEKEEPER_TEMPLATES,
     POLICY_REPORTS,
+    ISTIO,
+    CERT_MANAGER,
 ];
+
+/// The first line of `text` that starts with a Go template action (`{{`), as
+/// `(line number, line)`. Template syntax inside a field's value (a description quoting
+/// `{{ .name }}`) does not start a line and is not an action.
+fn template_line(text: &str) -> Option<(usize, &str)> {
+    text.lines()
+        .enumerate()
+        .find(|(_, l)| l.trim_start().starts_with("{{"))
+        .map(|(i, l)| (i + 1, l.trim()))
+}
 
 impl CrdSource {
     /// The pinned version (without `v`).
@@ -142,8 +182,16 @@ impl CrdSource {
                     path.extension().is_some_and(|e| e == "yaml"),
                     path.file_name(),
                 ) {
+                    let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+                    if let Some((line, action)) = template_line(&text) {
+                        return Err(fetch_err(format!(
+                            "{}:{line}: `{action}` is a template action (a Helm chart?); plinth \
+                             installs only plain CRD YAML: point this source at plain files",
+                            path.display()
+                        )));
+                    }
                     let target = staging.join(name);
-                    std::fs::copy(&path, &target).map_err(io_err(&target))?;
+                    std::fs::write(&target, text).map_err(io_err(&target))?;
                     copied += 1;
                 }
             }
@@ -190,4 +238,26 @@ pub async fn install(client: &Client, sources: &[CrdSource], cache: &Path) -> Re
     }
     plinth_kube::crd::install(client, &crds, "plinth", Duration::from_secs(60)).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_actions_are_found_but_quoted_templates_are_not() {
+        let chart = "{{- if or .Values.crds.enabled .Values.installCRDs }}\napiVersion: v1\n";
+        assert_eq!(
+            template_line(chart),
+            Some((1, "{{- if or .Values.crds.enabled .Values.installCRDs }}"))
+        );
+        let labels = "metadata:\n  labels:\n    {{- include \"x.labels\" . | nindent 4 }}\n";
+        assert_eq!(
+            template_line(labels).map(|(n, _)| n),
+            Some(3),
+            "an indented action counts"
+        );
+        let plain = "description: |-\n  defaults to `{{ .cluster.name }}-{{ .random }}`.\n";
+        assert_eq!(template_line(plain), None);
+    }
 }

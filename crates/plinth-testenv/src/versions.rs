@@ -35,6 +35,10 @@ pub struct Versions {
     pub gatekeeper: String,
     /// `github.com/kyverno/kyverno` (the PolicyReport CRDs it ships).
     pub kyverno: String,
+    /// `istio.io/api` (the Istio CRDs it ships).
+    pub istio: String,
+    /// `github.com/cert-manager/cert-manager` (its CRDs).
+    pub cert_manager: String,
 }
 
 impl Versions {
@@ -60,6 +64,8 @@ impl Versions {
             npguard: get("NPGUARD_VERSION"),
             gatekeeper: get("GATEKEEPER_VERSION"),
             kyverno: get("KYVERNO_VERSION"),
+            istio: get("ISTIO_VERSION"),
+            cert_manager: get("CERT_MANAGER_VERSION"),
         }
     }
 
@@ -87,6 +93,8 @@ mod tests {
             ("np-guard", &v.npguard),
             ("gatekeeper", &v.gatekeeper),
             ("kyverno", &v.kyverno),
+            ("istio", &v.istio),
+            ("cert-manager", &v.cert_manager),
         ] {
             assert!(
                 value.split('.').count() == 3 && value.split('.').all(|p| p.parse::<u32>().is_ok()),
