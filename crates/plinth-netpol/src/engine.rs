@@ -224,6 +224,13 @@ impl Index {
         &self.policies
     }
 
+    /// Whether some policy isolates pod `pod` in `direction` (host-network pods never are).
+    pub fn is_isolated(&self, pod: usize, direction: Direction) -> bool {
+        self.isolating
+            .get(pod)
+            .is_some_and(|sides| !sides[slot(direction)].is_empty())
+    }
+
     /// The ipBlock assumption.
     pub fn mode(&self) -> IpBlockMode {
         self.mode

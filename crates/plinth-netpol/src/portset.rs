@@ -103,6 +103,28 @@ impl PortSet {
         out
     }
 
+    /// The ports in `self` and not in `other`.
+    pub fn difference(&self, other: &PortSet) -> PortSet {
+        let mut complement = PortSet::empty();
+        for (i, theirs) in other.ranges.iter().enumerate() {
+            // The gaps of a sorted, disjoint range list; `next` is the first port not yet
+            // covered (None once 65535 is).
+            let mut next: Option<u16> = Some(1);
+            for &(a, b) in theirs {
+                if let Some(n) = next
+                    && a > n
+                {
+                    complement.ranges[i].push((n, a - 1));
+                }
+                next = b.checked_add(1);
+            }
+            if let Some(n) = next {
+                complement.ranges[i].push((n, u16::MAX));
+            }
+        }
+        self.intersection(&complement)
+    }
+
     /// Reads a connection as np-guard's `k8snetpolicy list` prints it: `All Connections`,
     /// or protocol groups joined by commas, each group running until the next protocol
     /// name (`SCTP 9,TCP 80-82,90-95,UDP 53`). For comparing with that reference tool.
@@ -212,6 +234,9 @@ mod tests {
         assert_eq!(PortSet::all().to_string(), "All connections");
         assert_eq!(PortSet::all_of(Protocol::Udp).to_string(), "UDP all ports");
         assert_eq!(PortSet::empty().to_string(), "No connections");
+        let d = PortSet::all_of(Protocol::Tcp).difference(&s);
+        assert_eq!(d.ranges(Protocol::Tcp), &[(1, 79), (91, u16::MAX)]);
+        assert!(PortSet::all().difference(&PortSet::all()).is_empty());
     }
 
     #[test]
@@ -238,6 +263,8 @@ mod tests {
             u.union_with(&y);
             prop_assert_eq!(u.contains(p, probe.1), x.contains(p, probe.1) || y.contains(p, probe.1));
             prop_assert_eq!(x.intersection(&y).contains(p, probe.1), x.contains(p, probe.1) && y.contains(p, probe.1));
+            prop_assert_eq!(x.difference(&y).contains(p, probe.1), x.contains(p, probe.1) && !y.contains(p, probe.1));
+            prop_assert!(PortSet::all().difference(&x).intersection(&x).is_empty());
             // Canonical: disjoint, sorted, not adjacent.
             for r in &u.ranges {
                 for w in r.windows(2) {
