@@ -501,6 +501,115 @@ pub enum ZtCommand {
     /// NetworkPolicy semantics over the given manifests, with the policies and rules that
     /// allowed or blocked it (exit 0 allowed, 1 denied, 2 bad input).
     Verify(ZtVerifyArgs),
+    /// Compile a zero-trust model into NetworkPolicies, Istio PeerAuthentication and
+    /// AuthorizationPolicies and cert-manager Certificates, one file per identity plus a
+    /// kustomization.yaml.
+    Compile(ZtCompileArgs),
+    /// Print the ZeroTrustModel CustomResourceDefinition (generated from plinth's types).
+    Crd,
+    /// The connectivity map of all pods, grouped by workload, as a table, JSON, Graphviz
+    /// DOT or SVG.
+    Map(ZtMapArgs),
+    /// Connections the NetworkPolicies allow that intent does not (over-permissive), and
+    /// connections intent requires that they block (exit 0 none, 1 drift, 2 bad input).
+    Drift(ZtDriftArgs),
+    /// Zero-trust coverage computed from the real objects: isolation, STRICT mTLS,
+    /// certificates, enforced matrix entries.
+    Posture(ZtPostureArgs),
+    /// Reconcile ZeroTrustModels in the cluster until SIGTERM: apply their compiled
+    /// objects, prune what intent no longer produces, repair hand edits, report status.
+    Controller(ZtControllerArgs),
+}
+
+/// Where the enforced state comes from.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("state").required(true).multiple(false))]
+pub struct ZtStateArgs {
+    /// Manifest files or directories (Namespaces, Pods, NetworkPolicies, and for posture
+    /// PeerAuthentications and Certificates).
+    #[arg(long = "manifests", value_name = "PATH", num_args = 1.., group = "state")]
+    pub manifests: Vec<PathBuf>,
+    /// The live cluster.
+    #[arg(long, group = "state")]
+    pub cluster: bool,
+    /// How ipBlock peers treat pod IPs.
+    #[arg(long, value_enum, default_value_t)]
+    pub ip_block_mode: IpBlockModeArg,
+}
+
+/// Output format of `zt map`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum MapFormat {
+    /// Aligned text.
+    #[default]
+    Table,
+    /// JSON.
+    Json,
+    /// Graphviz DOT.
+    Dot,
+    /// SVG rendered from the DOT graph.
+    Svg,
+}
+
+/// `plinth zt map`.
+#[derive(Debug, Args)]
+pub struct ZtMapArgs {
+    /// The enforced state.
+    #[command(flatten)]
+    pub state: ZtStateArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: MapFormat,
+}
+
+/// `plinth zt drift`.
+#[derive(Debug, Args)]
+pub struct ZtDriftArgs {
+    /// The model file.
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+    /// The enforced state.
+    #[command(flatten)]
+    pub state: ZtStateArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// `plinth zt posture`.
+#[derive(Debug, Args)]
+pub struct ZtPostureArgs {
+    /// The enforced state.
+    #[command(flatten)]
+    pub state: ZtStateArgs,
+    /// A model, for certificate and matrix coverage.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// Istio's root namespace (mesh-wide PeerAuthentications).
+    #[arg(long, default_value = "istio-system")]
+    pub istio_root_namespace: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// `plinth zt controller`.
+#[derive(Debug, Args)]
+pub struct ZtControllerArgs {
+    /// Reconcile every model at least this often (seconds), events or not.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub resync_seconds: u64,
+}
+
+/// `plinth zt compile`.
+#[derive(Debug, Args)]
+pub struct ZtCompileArgs {
+    /// The model file (a ZeroTrustModel document).
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Output directory (created; files plinth compiles are replaced, others are left).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// How `ipBlock` peers treat pod IPs (network plugins differ).
@@ -515,15 +624,23 @@ pub enum IpBlockModeArg {
 
 /// `plinth zt verify`.
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).multiple(false))]
 pub struct ZtVerifyArgs {
-    /// Manifest files or directories: Namespaces (labels), Pods (labels, container ports,
-    /// optional status.podIP) and NetworkPolicies.
-    #[arg(long = "manifests", value_name = "PATH", required = true, num_args = 1..)]
+    /// Decide from intent: a model file (trust levels, zone rules, matrix).
+    #[arg(long, value_name = "MODEL", group = "source")]
+    pub model: Option<PathBuf>,
+    /// Decide from manifest files or directories: Namespaces (labels), Pods (labels,
+    /// container ports, optional status.podIP) and NetworkPolicies.
+    #[arg(long = "manifests", value_name = "PATH", num_args = 1.., group = "source")]
     pub manifests: Vec<PathBuf>,
-    /// The source: `NAMESPACE/POD` or an IP address.
+    /// Decide from the NetworkPolicies, pods and namespaces of the live cluster.
+    #[arg(long, group = "source")]
+    pub cluster: bool,
+    /// The source: `NAMESPACE/POD` or an IP address (with --model: an identity name,
+    /// `NAMESPACE/NAME`, `NAMESPACE/SERVICEACCOUNT` or an IP address).
     #[arg(long, value_name = "NS/POD|IP")]
     pub from: String,
-    /// The destination: `NAMESPACE/POD` or an IP address.
+    /// The destination, as --from.
     #[arg(long, value_name = "NS/POD|IP")]
     pub to: String,
     /// The destination port, a number or a container port name, with an optional

@@ -15,6 +15,8 @@ mod scheduler;
 mod simulate;
 mod version;
 mod zt;
+mod zt_model;
+mod zt_state;
 
 use std::process::ExitCode;
 
@@ -61,6 +63,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Explain { command } => explain::run(&cli.cluster, command).await,
         Command::Check(args) => check::run(&args),
         Command::Guard { command } => guard::run(&cli.cluster, command).await,
-        Command::Zt { command } => zt::run(command),
+        Command::Zt { command } => zt::run(&cli.cluster, command).await,
     }
 }

@@ -1,5 +1,7 @@
-//! `plinth zt verify`: one connection decided over manifests with exact NetworkPolicy
-//! semantics. Exit 0 allowed, 1 denied, 2 bad input.
+//! `plinth zt ...`: `verify` decides one connection from intent (a model), from manifests
+//! or from the live cluster (exact NetworkPolicy semantics; exit 0 allowed, 1 denied, 2
+//! bad input); `compile` turns a model into enforcement objects; `crd` prints the model's
+//! CustomResourceDefinition.
 
 use std::net::IpAddr;
 
@@ -8,13 +10,20 @@ use plinth_netpol::{Endpoint, Index, IpBlockMode, PortQuery, Protocol};
 use serde_json::json;
 
 use super::Outcome;
-use crate::cli::{Format, IpBlockModeArg, ZtCommand, ZtVerifyArgs};
+use crate::cli::{ClusterArgs, Format, IpBlockModeArg, ZtCommand, ZtVerifyArgs};
 use crate::output;
 
 /// Runs `plinth zt ...`.
-pub fn run(command: ZtCommand) -> anyhow::Result<Outcome> {
+pub async fn run(cluster: &ClusterArgs, command: ZtCommand) -> anyhow::Result<Outcome> {
     match command {
-        ZtCommand::Verify(args) => verify(&args),
+        ZtCommand::Verify(args) if args.model.is_some() => super::zt_model::verify(&args),
+        ZtCommand::Verify(args) => verify(cluster, &args).await,
+        ZtCommand::Compile(args) => super::zt_model::compile(&args),
+        ZtCommand::Crd => super::zt_model::crd(),
+        ZtCommand::Controller(args) => controller(cluster, &args).await,
+        ZtCommand::Map(args) => super::zt_state::map(cluster, &args).await,
+        ZtCommand::Drift(args) => super::zt_state::drift(cluster, &args).await,
+        ZtCommand::Posture(args) => super::zt_state::posture(cluster, &args).await,
     }
 }
 
@@ -32,7 +41,7 @@ fn endpoint(index: &Index, flag: &str, value: &str) -> anyhow::Result<Endpoint> 
     Ok(Endpoint::Pod(pod))
 }
 
-fn port(value: &str) -> anyhow::Result<(PortQuery, Protocol)> {
+pub(crate) fn port(value: &str) -> anyhow::Result<(PortQuery, Protocol)> {
     let (port, protocol) = match value.split_once('/') {
         Some((p, proto)) => (
             p,
@@ -55,14 +64,56 @@ fn port(value: &str) -> anyhow::Result<(PortQuery, Protocol)> {
     Ok((query, protocol))
 }
 
-fn verify(args: &ZtVerifyArgs) -> anyhow::Result<Outcome> {
-    let (query, protocol) = port(&args.port)?;
-    let docs = plinth_core::manifest::read_paths(&args.manifests).map_err(|e| anyhow!("{e}"))?;
-    let mode = match args.ip_block_mode {
+async fn controller(
+    cluster: &ClusterArgs,
+    args: &crate::cli::ZtControllerArgs,
+) -> anyhow::Result<Outcome> {
+    let (client, conn, info) = plinth_kube::config::connect(&cluster.options()).await?;
+    tracing::info!(server = %conn.server(), version = %info.git_version, "starting the zero-trust controller");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("shutting down");
+    };
+    let options = plinth_zt::controller::Options {
+        resync: std::time::Duration::from_secs(args.resync_seconds.max(1)),
+    };
+    plinth_zt::controller::run(client, options, shutdown).await?;
+    Ok(Outcome::Ok)
+}
+
+/// The parsed `--ip-block-mode`.
+pub(crate) fn ip_block_mode(arg: IpBlockModeArg) -> IpBlockMode {
+    match arg {
         IpBlockModeArg::PodIps => IpBlockMode::PodIps,
         IpBlockModeArg::ExternalOnly => IpBlockMode::ExternalOnly,
-    };
-    let index = plinth_netpol::manifests::index(&docs, mode).map_err(super::manifest_errors)?;
+    }
+}
+
+/// The index of `--manifests` or `--cluster`.
+pub(crate) async fn load_index(
+    cluster: &ClusterArgs,
+    manifests: &[std::path::PathBuf],
+    live: bool,
+    mode: IpBlockMode,
+) -> anyhow::Result<Index> {
+    if live {
+        let (client, _conn, _info) = plinth_kube::config::connect(&cluster.options()).await?;
+        Ok(plinth_zt::cluster::index(&client, mode).await?)
+    } else {
+        let docs = plinth_core::manifest::read_paths(manifests).map_err(|e| anyhow!("{e}"))?;
+        plinth_netpol::manifests::index(&docs, mode).map_err(super::manifest_errors)
+    }
+}
+
+async fn verify(cluster: &ClusterArgs, args: &ZtVerifyArgs) -> anyhow::Result<Outcome> {
+    let (query, protocol) = port(&args.port)?;
+    let mode = ip_block_mode(args.ip_block_mode);
+    let index = load_index(cluster, &args.manifests, args.cluster, mode).await?;
     let from = endpoint(&index, "from", &args.from)?;
     let to = endpoint(&index, "to", &args.to)?;
     let verdict = index.verify(from, to, &query, protocol)?;
