@@ -154,14 +154,18 @@ fn slot(d: Direction) -> usize {
 }
 
 impl Index {
-    /// Builds the index. Pods in namespaces missing from `namespaces` get only the
-    /// `kubernetes.io/metadata.name` label, as the API server would give them.
+    /// Builds the index (policies ordered by `NAMESPACE/NAME`). Pods in namespaces missing
+    /// from `namespaces` get only the `kubernetes.io/metadata.name` label, as the API
+    /// server would give them.
     pub fn new(
         mut namespaces: BTreeMap<String, BTreeMap<String, String>>,
         pods: Vec<Pod>,
-        policies: Vec<Policy>,
+        mut policies: Vec<Policy>,
         mode: IpBlockMode,
     ) -> Index {
+        // Reasons name policies in this order: make it the policies' identity, not the
+        // order they were read in, so a cluster and its manifests explain alike.
+        policies.sort_by_key(Policy::id);
         for ns in pods
             .iter()
             .map(|p| &p.namespace)

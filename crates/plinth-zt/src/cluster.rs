@@ -70,6 +70,5 @@ pub async fn index(client: &Client, mode: IpBlockMode) -> Result<Index, ClusterE
     for p in &policies {
         compiled.push(Policy::compile(p, "").map_err(|e| ClusterError::Object(e.to_string()))?);
     }
-    compiled.sort_by_key(Policy::id);
     Ok(Index::new(namespaces, engine_pods, compiled, mode))
 }

@@ -234,10 +234,32 @@ pub struct ZoneRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_level: Option<TrustLevel>,
     /// Ports (at least one).
+    #[serde(deserialize_with = "de_ports")]
     pub ports: Vec<u16>,
     /// Protocols. Default `[TCP]`.
     #[serde(default = "default_protocols")]
     pub protocols: Vec<Protocol>,
+}
+
+/// A port number, refused with a message people understand (not "expected u16").
+fn de_port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    let n = i64::deserialize(d)?;
+    u16::try_from(n)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a port (1-65535)")))
+}
+
+fn de_ports<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
+    Vec::<i64>::deserialize(d)?
+        .into_iter()
+        .map(|n| {
+            u16::try_from(n)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a port (1-65535)")))
+        })
+        .collect()
 }
 
 fn default_protocols() -> Vec<Protocol> {
@@ -296,6 +318,7 @@ pub struct MatrixEntry {
     /// Destination identity name.
     pub to: String,
     /// Destination port.
+    #[serde(deserialize_with = "de_port")]
     pub port: u16,
     /// Protocol. Default TCP.
     #[serde(default)]
