@@ -488,3 +488,133 @@ fn compiled_address_rules_match_intent() {
         );
     }
 }
+
+mod generated {
+    //! Random models: zones with random rules, identities in random zones and namespaces,
+    //! and matrix entries drawn from what the zone and trust layers allow. The compiled
+    //! NetworkPolicies must allow exactly the matrix, nothing else.
+
+    use super::*;
+    use plinth_netpol::intent::ZeroTrustModelSpec;
+    use proptest::prelude::*;
+
+    const PORTS: [u16; 4] = [80, 443, 5432, 8080];
+    const LEVELS: [&str; 4] = ["untrusted", "limited", "trusted", "privileged"];
+
+    #[derive(Debug, Clone)]
+    struct Shape {
+        zone_levels: Vec<usize>,
+        rules: Vec<(usize, usize, usize, bool)>,
+        identities: Vec<(usize, usize)>,
+        picks: Vec<(usize, usize, usize, bool)>,
+    }
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        (
+            prop::collection::vec(0usize..4, 1..4),
+            prop::collection::vec((0usize..3, 0usize..3, 0usize..4, any::<bool>()), 0..24),
+            prop::collection::vec((0usize..3, 0usize..2), 2..6),
+            prop::collection::vec((0usize..6, 0usize..6, 0usize..4, any::<bool>()), 0..24),
+        )
+            .prop_map(|(zone_levels, rules, identities, picks)| Shape {
+                zone_levels,
+                rules,
+                identities,
+                picks,
+            })
+    }
+
+    fn model(shape: &Shape) -> Option<Model> {
+        let zones = shape.zone_levels.len();
+        let mut zone_json: Vec<Value> = (0..zones)
+            .map(|z| {
+                serde_json::json!({
+                    "name": format!("z{z}"), "cidrs": [format!("10.{z}.0.0/16")],
+                    "trustLevel": LEVELS[shape.zone_levels[z]], "ingress": [], "egress": []
+                })
+            })
+            .collect();
+        for &(from, to, port, udp) in &shape.rules {
+            let (from, to) = (from % zones, to % zones);
+            let proto = if udp { "UDP" } else { "TCP" };
+            let rule = |peer: usize| serde_json::json!({"zone": format!("z{peer}"), "ports": [PORTS[port]], "protocols": [proto]});
+            if let Some(e) = zone_json[from]["egress"].as_array_mut() {
+                e.push(rule(to));
+            }
+            if let Some(i) = zone_json[to]["ingress"].as_array_mut() {
+                i.push(rule(from));
+            }
+        }
+        let identities: Vec<Value> = shape
+            .identities
+            .iter()
+            .enumerate()
+            .map(|(i, &(zone, ns))| {
+                serde_json::json!({"name": format!("s{i}"), "namespace": format!("ns{ns}"), "zone": format!("z{}", zone % zones)})
+            })
+            .collect();
+        let base: ZeroTrustModelSpec = serde_json::from_value(serde_json::json!({
+            "zones": zone_json, "identities": identities, "matrix": []
+        }))
+        .ok()?;
+        let without_matrix = Model::new("g", base.clone()).ok()?;
+        let n = shape.identities.len();
+        let mut matrix = Vec::new();
+        for &(a, b, port, udp) in &shape.picks {
+            let (a, b) = (a % n, b % n);
+            if a == b {
+                continue;
+            }
+            let protocol = if udp { Protocol::Udp } else { Protocol::Tcp };
+            let (ia, ib) = (
+                &without_matrix.spec.identities[a],
+                &without_matrix.spec.identities[b],
+            );
+            let v = without_matrix.decide(
+                Party::Identity(ia),
+                Party::Identity(ib),
+                PORTS[port],
+                protocol,
+            );
+            // Allowed by trust and zones (the matrix layer is what we are adding).
+            if v.layers[..2].iter().all(|l| l.allowed != Some(false)) {
+                let entry = serde_json::json!({"from": ia.name, "to": ib.name, "port": PORTS[port], "protocol": protocol.as_str()});
+                if !matrix.contains(&entry) {
+                    matrix.push(entry);
+                }
+            }
+        }
+        let mut spec = base;
+        spec.matrix = serde_json::from_value(Value::Array(matrix)).ok()?;
+        Some(Model::new("g", spec).expect("a matrix drawn from allowed pairs is valid"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn compiled_policies_allow_exactly_the_generated_intent(shape in shape()) {
+            let Some(m) = model(&shape) else { return Ok(()) };
+            let index = index_of(&m);
+            let ids = &m.spec.identities;
+            let mut allowed = 0;
+            for (ai, a) in ids.iter().enumerate() {
+                for (bi, b) in ids.iter().enumerate() {
+                    if ai == bi {
+                        continue;
+                    }
+                    for port in PORTS.into_iter().chain([1, 53]) {
+                        for protocol in [Protocol::Tcp, Protocol::Udp] {
+                            let intent = m.decide(Party::Identity(a), Party::Identity(b), port, protocol).allowed;
+                            let v = index
+                                .verify(Endpoint::Pod(ai), Endpoint::Pod(bi), &PortQuery::Number(port), protocol)
+                                .expect("verifies");
+                            prop_assert_eq!(v.allowed, intent, "{} -> {} {}/{}", a.name, b.name, port, protocol);
+                            allowed += usize::from(intent);
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(allowed, m.spec.matrix.len());
+        }
+    }
+}
