@@ -1,7 +1,8 @@
 //! Any text as a manifest file, as `plinth check` reads it: the multi-document reader
 //! never panics, and what it reads is checked against Pod Security (namespace labels from
-//! the input) and every shipped constraint, offered to the policy loader, and indexed as
-//! NetworkPolicy connectivity input with a query between its first and last pods.
+//! the input) and every shipped constraint, offered to the policy loader, indexed as
+//! NetworkPolicy connectivity input with a query between its first and last pods, and
+//! read as zero-trust models, which are compiled, queried and compared with the index.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -24,7 +25,39 @@ fuzz_target!(|data: &[u8]| {
     let _ = check(&docs, &POLICIES, &CheckOptions::default());
     let mut set = PolicySet::new();
     let _ = library::add_documents(&mut set, &docs);
-    if let Ok(index) = plinth_netpol::manifests::index(&docs, plinth_netpol::IpBlockMode::PodIps)
+    let index = plinth_netpol::manifests::index(&docs, plinth_netpol::IpBlockMode::PodIps).ok();
+    if let Ok(models) = plinth_netpol::intent::load::models(&docs) {
+        for model in &models {
+            let _ = plinth_netpol::intent::compile::compile(model).files();
+            let ids = &model.spec.identities;
+            if let (Some(a), Some(b)) = (ids.first(), ids.last()) {
+                use plinth_netpol::intent::decide::Party;
+                let _ = model.decide(
+                    Party::Identity(a),
+                    Party::Identity(b),
+                    443,
+                    plinth_netpol::Protocol::Tcp,
+                );
+                let _ = model.decide(
+                    Party::Address([10, 0, 0, 1].into()),
+                    Party::Identity(b),
+                    22,
+                    plinth_netpol::Protocol::Udp,
+                );
+            }
+            if let Some(index) = &index {
+                let _ = plinth_netpol::intent::drift::drift(model, index);
+                let _ = plinth_netpol::intent::posture::posture(
+                    index,
+                    Some(model),
+                    &[],
+                    &[],
+                    "istio-system",
+                );
+            }
+        }
+    }
+    if let Some(index) = index
         && !index.pods().is_empty()
     {
         let last = index.pods().len() - 1;

@@ -191,11 +191,24 @@ async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome
     let mut crds = Vec::new();
     if install_crds {
         let step = Step::start(
-            "installing upstream CRDs (Cluster API, AWS provider, Gatekeeper templates, Policy Reports, Istio, cert-manager)",
+            "installing CRDs (Cluster API, AWS provider, Gatekeeper templates, Policy Reports, Istio, cert-manager, plinth's ZeroTrustModel)",
         );
         let installed = async {
             let client = plane.admin_client().await?;
-            plinth_testenv::crds::install(&client, DEFAULT_SOURCES, &cache_root()).await
+            plinth_testenv::crds::install(&client, DEFAULT_SOURCES, &cache_root()).await?;
+            // plinth's own: the ZeroTrustModel CRD, generated from its Rust types.
+            let own = serde_json::to_value(
+                <plinth_netpol::intent::ZeroTrustModel as kube::CustomResourceExt>::crd(),
+            )
+            .map_err(anyhow::Error::from)?;
+            plinth_kube::crd::install(
+                &client,
+                &[own],
+                "plinth",
+                std::time::Duration::from_secs(60),
+            )
+            .await
+            .map_err(anyhow::Error::from)
         }
         .await;
         if let Err(e) = installed {
@@ -208,6 +221,10 @@ async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome
         crds = DEFAULT_SOURCES
             .iter()
             .map(|s| format!("{}@v{}", s.module, s.version()))
+            .chain([format!(
+                "zerotrustmodels.plinth.dev (plinth {})",
+                env!("CARGO_PKG_VERSION")
+            )])
             .collect();
     }
 
