@@ -215,7 +215,7 @@ async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome
             step.abandon();
             drop(plane);
             let _ = std::fs::remove_dir_all(dir);
-            return Err(e.into());
+            return Err(e);
         }
         step.finish("CRDs established");
         crds = DEFAULT_SOURCES
