@@ -109,4 +109,60 @@ async fn cluster_and_manifests_give_the_same_answers() {
         allowed,
         ["web->api:8080", "web->api:http", "web->api:9090/UDP"]
     );
+
+    // The map and the posture read the same state from the cluster.
+    let live = run(&[
+        "zt",
+        "map",
+        "--cluster",
+        "--kubeconfig",
+        &kubeconfig,
+        "-o",
+        "json",
+    ]);
+    assert!(
+        live.status.success(),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    let map: Value = serde_json::from_slice(&live.stdout).expect("json");
+    let edge = map["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .find(|c| c["from"] == format!("{ns}/web") && c["to"] == format!("{ns}/api"))
+        .cloned()
+        .expect("web -> api in the live map");
+    assert_eq!(edge["portsText"], "TCP 8080; UDP 9090");
+    let live = run(&[
+        "zt",
+        "posture",
+        "--cluster",
+        "--kubeconfig",
+        &kubeconfig,
+        "-o",
+        "json",
+    ]);
+    assert!(
+        live.status.success(),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    let posture: Value = serde_json::from_slice(&live.stdout).expect("json");
+    let not_isolated: Vec<&str> = posture["notIsolated"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|p| p.starts_with(&ns))
+        .collect();
+    // Ingress is isolated for all three; egress for none.
+    assert_eq!(
+        not_isolated,
+        [
+            format!("{ns}/api (egress)"),
+            format!("{ns}/other (egress)"),
+            format!("{ns}/web (egress)")
+        ]
+    );
 }
