@@ -73,7 +73,7 @@ impl Guard {
             };
             self.policies.evaluate(
                 &Review {
-                    request: &review,
+                    request: review,
                     namespace_labels: labels.as_ref(),
                 },
                 Point::Webhook,

@@ -84,8 +84,8 @@ pub struct Request {
     pub object: Option<Value>,
     /// `request.oldObject`.
     pub old_object: Option<Value>,
-    /// The whole `request`, as Gatekeeper's `input.review` wants it (see
-    /// [`Request::gatekeeper_review`]).
+    /// The whole `request` as Gatekeeper's `input.review` wants it (see
+    /// [`Request::gatekeeper_review`]), prepared at parse time.
     raw: Value,
 }
 
@@ -206,9 +206,24 @@ pub fn parse(body: &[u8]) -> Result<Request, ReviewError> {
             problem: "must not be empty".into(),
         });
     }
+    // `input.review` for Gatekeeper templates, built once here (the request is copied
+    // anyway) so that deciding does not copy it again.
+    let mut raw = req.clone();
+    if !raw.contains_key("oldObject") {
+        raw.insert("oldObject".into(), Value::Null);
+    }
+    let group = field_str(gvk, "group", "request.kind.group", false)?;
+    if kind_name == "Namespace" && group.is_empty() {
+        raw.remove("namespace");
+    }
+    if operation == Operation::Delete
+        && let Some(old) = &old_object
+    {
+        raw.insert("object".into(), old.clone());
+    }
     Ok(Request {
         uid: field_str(req, "uid", "request.uid", true)?,
-        group: field_str(gvk, "group", "request.kind.group", false)?,
+        group,
         version: field_str(gvk, "version", "request.kind.version", true)?,
         kind: kind_name,
         resource: field_str(gvr, "resource", "request.resource.resource", true)?,
@@ -220,7 +235,7 @@ pub fn parse(body: &[u8]) -> Result<Request, ReviewError> {
         username,
         object,
         old_object,
-        raw: Value::Object(req.clone()),
+        raw: Value::Object(raw),
     })
 }
 
@@ -228,22 +243,8 @@ impl Request {
     /// `input.review` for Gatekeeper templates: the request as sent, with `oldObject`
     /// explicitly null when absent, the namespace cleared for Namespace objects, and, for
     /// DELETE, the old object as `object` (as Gatekeeper does).
-    pub fn gatekeeper_review(&self) -> Value {
-        let mut review = self.raw.clone();
-        if let Value::Object(m) = &mut review {
-            if !m.contains_key("oldObject") {
-                m.insert("oldObject".into(), Value::Null);
-            }
-            if self.kind == "Namespace" && self.group.is_empty() {
-                m.remove("namespace");
-            }
-            if self.operation == Operation::Delete
-                && let Some(old) = &self.old_object
-            {
-                m.insert("object".into(), old.clone());
-            }
-        }
-        review
+    pub fn gatekeeper_review(&self) -> &Value {
+        &self.raw
     }
 }
 

@@ -318,7 +318,7 @@ fn opa_comparison(corpus: &Corpus, guard: &Guard, labels: &Labels) -> anyhow::Re
         .map(|r| {
             let is_namespace = r.kind == "Namespace" && r.group.is_empty();
             bench_opa::Input {
-                review: r.gatekeeper_review(),
+                review: r.gatekeeper_review().clone(),
                 namespace_labels: (!is_namespace && !r.namespace.is_empty())
                     .then(|| labels.0.get(&r.namespace).cloned().unwrap_or_default()),
             }
