@@ -84,6 +84,9 @@ pub enum Command {
         #[command(subcommand)]
         command: SchedulerCommand,
     },
+    /// Turn a Requirements document into an architecture recommendation: topology, node
+    /// pools, backup, cost from a price sheet, timeline and risks (exit 2 on bad input).
+    Plan(PlanArgs),
     /// Check manifests offline against Pod Security and Gatekeeper-style policies, as
     /// admission would (exit 0 all allowed, 1 some denied, 2 bad input).
     Check(CheckArgs),
@@ -472,6 +475,20 @@ pub struct PolicyArgs {
     /// Do not load the templates shipped with plinth.
     #[arg(long)]
     pub no_builtin_templates: bool,
+}
+
+/// `plinth plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The requirements file (`kind: Requirements`, YAML or JSON; `-` for stdin).
+    #[arg(value_name = "REQUIREMENTS")]
+    pub requirements: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: RichFormat,
+    /// A price sheet (`kind: PriceSheet`) replacing the shipped AWS us-east-1 prices.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
 }
 
 /// `plinth check`.

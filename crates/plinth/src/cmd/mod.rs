@@ -11,6 +11,7 @@ mod explain;
 mod guard;
 mod guard_corpus;
 mod netpol_corpus;
+mod plan;
 mod scheduler;
 mod simulate;
 mod version;
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scheduler { command } => scheduler::run(&cli.cluster, command).await,
         Command::Explain { command } => explain::run(&cli.cluster, command).await,
         Command::Check(args) => check::run(&args),
+        Command::Plan(args) => plan::run(&args),
         Command::Guard { command } => guard::run(&cli.cluster, command).await,
         Command::Zt { command } => zt::run(&cli.cluster, command).await,
     }
