@@ -103,6 +103,11 @@ impl Applier {
         }
     }
 
+    /// The client it applies with.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The namespace for namespaced objects that name none.
     pub fn with_default_namespace(mut self, namespace: impl Into<String>) -> Applier {
         self.default_namespace = namespace.into();

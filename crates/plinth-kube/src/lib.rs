@@ -6,6 +6,8 @@
 //!   that name the file, the context or the server at fault.
 //! - [`apply`]: server-side apply of arbitrary objects, with resource names from
 //!   discovery (never guessed plurals), dry-run and strict field validation.
+//! - [`applyset`]: a directory of manifests applied as one labelled set — ordered,
+//!   validated before writing, pruned, summarised (`plinth apply`).
 //! - [`crd`]: installing CustomResourceDefinitions and waiting until they are `Established`.
 //! - [`watch_cache`]: a watch-fed, always-current local cache of one resource type.
 //!
@@ -14,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod applyset;
 pub mod config;
 pub mod crd;
 pub mod watch_cache;

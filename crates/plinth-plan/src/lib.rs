@@ -17,6 +17,7 @@
 //! left out of the cost and named in [`Cost::assumptions`].
 #![forbid(unsafe_code)]
 
+pub mod html;
 pub mod prices;
 pub mod requirements;
 mod rules;

@@ -72,6 +72,20 @@ pub enum RichFormat {
     Yaml,
 }
 
+/// Output format of `plinth plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PlanFormat {
+    /// Aligned text for people.
+    #[default]
+    Table,
+    /// JSON for programs.
+    Json,
+    /// YAML for programs and people.
+    Yaml,
+    /// A self-contained HTML report (inline CSS and SVG, printable).
+    Html,
+}
+
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -87,6 +101,10 @@ pub enum Command {
     /// Turn a Requirements document into an architecture recommendation: topology, node
     /// pools, backup, cost from a price sheet, timeline and risks (exit 2 on bad input).
     Plan(PlanArgs),
+    /// Server-side apply a directory of manifests as one labelled set: CRDs and namespaces
+    /// first, everything else validated by the server before anything is written,
+    /// optional pruning, and a summary of created / changed / unchanged / pruned.
+    Apply(ApplyArgs),
     /// Check manifests offline against Pod Security and Gatekeeper-style policies, as
     /// admission would (exit 0 all allowed, 1 some denied, 2 bad input).
     Check(CheckArgs),
@@ -96,7 +114,7 @@ pub enum Command {
         #[command(subcommand)]
         command: GuardCommand,
     },
-    /// Zero trust: network policy verification.
+    /// Zero trust: intent, compilation, verification, map, drift, posture, controller.
     Zt {
         /// What to do.
         #[command(subcommand)]
@@ -485,7 +503,7 @@ pub struct PlanArgs {
     pub requirements: PathBuf,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
-    pub output: RichFormat,
+    pub output: PlanFormat,
     /// A price sheet (`kind: PriceSheet`) replacing the shipped AWS us-east-1 prices.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
@@ -509,6 +527,42 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: CheckFormat,
+}
+
+/// `--dry-run` of `plinth apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DryRun {
+    /// Apply for real.
+    #[default]
+    None,
+    /// Read, order and list the objects; no server involved.
+    Client,
+    /// The server validates and defaults every object; nothing is persisted.
+    Server,
+}
+
+/// `plinth apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Manifest files or directories (Kustomization files are skipped).
+    #[arg(value_name = "PATH", required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// The set's name, the value of the `plinth.dev/apply-set` label (default: the first
+    /// path's file or directory name).
+    #[arg(long, value_name = "NAME")]
+    pub set: Option<String>,
+    /// Delete objects of the set that the manifests no longer contain.
+    #[arg(long)]
+    pub prune: bool,
+    /// Dry run.
+    #[arg(long, value_enum, default_value_t, num_args = 0..=1, default_missing_value = "client")]
+    pub dry_run: DryRun,
+    /// Field manager of the writes.
+    #[arg(long, default_value = "plinth")]
+    pub field_manager: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
 }
 
 /// `plinth zt ...`.

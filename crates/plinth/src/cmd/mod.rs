@@ -1,5 +1,6 @@
 //! One module per command; each turns parsed arguments into engine/shell calls and output.
 
+mod apply;
 mod bench;
 mod bench_guard;
 mod bench_live;
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench { command } => bench::run_async(command).await,
         Command::Scheduler { command } => scheduler::run(&cli.cluster, command).await,
         Command::Explain { command } => explain::run(&cli.cluster, command).await,
+        Command::Apply(args) => apply::run(&cli.cluster, &args).await,
         Command::Check(args) => check::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Guard { command } => guard::run(&cli.cluster, command).await,

@@ -1,13 +1,14 @@
 //! `plinth plan`: a Requirements document through the planner engine (plinth-plan), with
-//! the shipped price sheet or `--prices FILE`; output as a table, YAML or JSON. Bad input
-//! exits 2 with `file:line`.
+//! the shipped price sheet or `--prices FILE`; output as a table, YAML, JSON or a
+//! self-contained HTML report (`plinth_plan::html`). Bad input exits 2 with `file:line`.
 
 use anyhow::Context;
 use comfy_table::{Table, presets::NOTHING};
+use plinth_plan::html::money;
 use plinth_plan::{Plan, PlanError, PriceSheet, plan, prices, requirements};
 
 use super::{Outcome, manifest_errors};
-use crate::cli::{PlanArgs, RichFormat};
+use crate::cli::{PlanArgs, PlanFormat};
 use crate::output;
 
 fn plan_error(e: PlanError) -> anyhow::Error {
@@ -35,26 +36,12 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
     };
     let result = plan(&req, &sheet);
     match args.output {
-        RichFormat::Table => table(&result),
-        RichFormat::Json => output::json(&serde_json::to_value(&result)?),
-        RichFormat::Yaml => output::line(serde_saphyr::to_string(&result)?.trim_end()),
+        PlanFormat::Table => table(&result),
+        PlanFormat::Json => output::json(&serde_json::to_value(&result)?),
+        PlanFormat::Yaml => output::line(serde_saphyr::to_string(&result)?.trim_end()),
+        PlanFormat::Html => output::line(plinth_plan::html::render(&result).trim_end()),
     }
     Ok(Outcome::Ok)
-}
-
-fn money(x: f64) -> String {
-    let cents = (x * 100.0).round() as i64;
-    let (whole, frac) = (cents / 100, (cents % 100).abs());
-    let digits = whole.abs().to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    let sign = if whole < 0 { "-" } else { "" };
-    format!("{sign}{grouped}.{frac:02}")
 }
 
 fn table(p: &Plan) {
