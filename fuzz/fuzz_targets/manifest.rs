@@ -2,7 +2,8 @@
 //! never panics, and what it reads is checked against Pod Security (namespace labels from
 //! the input) and every shipped constraint, offered to the policy loader, indexed as
 //! NetworkPolicy connectivity input with a query between its first and last pods, and
-//! read as zero-trust models, which are compiled, queried and compared with the index.
+//! read as zero-trust models, which are compiled, queried and compared with the index,
+//! and read as planner requirements and price sheets, which are planned.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -25,6 +26,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = check(&docs, &POLICIES, &CheckOptions::default());
     let mut set = PolicySet::new();
     let _ = library::add_documents(&mut set, &docs);
+    if let Ok(req) = plinth_plan::requirements::from_documents(&docs, "fuzz.yaml") {
+        if let Ok(prices) = plinth_plan::prices::from_documents(&docs, "fuzz.yaml")
+            .or_else(|_| plinth_plan::PriceSheet::builtin())
+        {
+            let _ = plinth_plan::plan(&req, &prices);
+        }
+    }
     let index = plinth_netpol::manifests::index(&docs, plinth_netpol::IpBlockMode::PodIps).ok();
     if let Ok(models) = plinth_netpol::intent::load::models(&docs) {
         for model in &models {
