@@ -100,6 +100,33 @@ pub const CERT_MANAGER: CrdSource = CrdSource {
     version: |v| v.cert_manager.clone(),
 };
 
+/// The Prometheus Operator's CRDs (`monitoring.coreos.com`: Prometheus, PrometheusAgent,
+/// Alertmanager, AlertmanagerConfig, PrometheusRule, ServiceMonitor, PodMonitor, Probe,
+/// ScrapeConfig, ThanosRuler).
+///
+/// Taken from `example/prometheus-operator-crd`, the plain controller-gen output (the
+/// `-full` sibling adds AlertmanagerConfig `v1beta1`, which needs the operator's conversion
+/// webhook). Several files are over half a megabyte: they install only with server-side
+/// apply (a client-side `last-applied-configuration` annotation would exceed 256 KiB).
+pub const PROMETHEUS_OPERATOR: CrdSource = CrdSource {
+    name: "prometheus-operator",
+    module: "github.com/prometheus-operator/prometheus-operator",
+    dirs: &["example/prometheus-operator-crd"],
+    files: &[],
+    version: |v| v.prometheus_operator.clone(),
+};
+
+/// The Vertical Pod Autoscaler's CRDs (`autoscaling.k8s.io`: VerticalPodAutoscaler and
+/// VerticalPodAutoscalerCheckpoint), from the one generated file in `deploy/` (the other
+/// files there are the autoscaler's own Deployments and RBAC).
+pub const VERTICAL_POD_AUTOSCALER: CrdSource = CrdSource {
+    name: "vertical-pod-autoscaler",
+    module: "k8s.io/autoscaler/vertical-pod-autoscaler",
+    dirs: &["deploy"],
+    files: &["vpa-v1-crd-gen.yaml"],
+    version: |v| v.vertical_pod_autoscaler.clone(),
+};
+
 /// Every source `plinth dev up` installs.
 pub const DEFAULT_SOURCES: &[CrdSource] = &[
     CLUSTER_API,
@@ -108,6 +135,8 @@ pub const DEFAULT_SOURCES: &[CrdSource] = &[
     POLICY_REPORTS,
     ISTIO,
     CERT_MANAGER,
+    PROMETHEUS_OPERATOR,
+    VERTICAL_POD_AUTOSCALER,
 ];
 
 /// The first line of `text` that starts with a Go template action (`{{`), as

@@ -39,6 +39,10 @@ pub struct Versions {
     pub istio: String,
     /// `github.com/cert-manager/cert-manager` (its CRDs).
     pub cert_manager: String,
+    /// `github.com/prometheus-operator/prometheus-operator` (its CRDs).
+    pub prometheus_operator: String,
+    /// `k8s.io/autoscaler/vertical-pod-autoscaler` (its CRDs).
+    pub vertical_pod_autoscaler: String,
 }
 
 impl Versions {
@@ -66,6 +70,8 @@ impl Versions {
             kyverno: get("KYVERNO_VERSION"),
             istio: get("ISTIO_VERSION"),
             cert_manager: get("CERT_MANAGER_VERSION"),
+            prometheus_operator: get("PROMETHEUS_OPERATOR_VERSION"),
+            vertical_pod_autoscaler: get("VERTICAL_POD_AUTOSCALER_VERSION"),
         }
     }
 
@@ -95,6 +101,8 @@ mod tests {
             ("kyverno", &v.kyverno),
             ("istio", &v.istio),
             ("cert-manager", &v.cert_manager),
+            ("prometheus-operator", &v.prometheus_operator),
+            ("vertical-pod-autoscaler", &v.vertical_pod_autoscaler),
         ] {
             assert!(
                 value.split('.').count() == 3 && value.split('.').all(|p| p.parse::<u32>().is_ok()),

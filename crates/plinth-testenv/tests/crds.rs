@@ -4,7 +4,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::Api;
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams, ValidationDirective};
 use plinth_kube::{Applier, ApplyError, ApplyOptions};
-use plinth_testenv::crds::{CERT_MANAGER, CLUSTER_API, CLUSTER_API_PROVIDER_AWS, ISTIO};
+use plinth_testenv::crds::{
+    CERT_MANAGER, CLUSTER_API, CLUSTER_API_PROVIDER_AWS, DEFAULT_SOURCES, ISTIO,
+    PROMETHEUS_OPERATOR, VERTICAL_POD_AUTOSCALER,
+};
 use serde_json::json;
 
 /// The installed CRD called `name`, which must be `Established`.
@@ -257,4 +260,134 @@ async fn istio_and_cert_manager_crds_are_installed_and_validate_objects() {
     bad["metadata"]["name"] = json!("typo");
     bad["spec"]["renewBeforePercentag"] = json!(10);
     assert_unknown_field_refused(&applier, &bad, ".spec.renewBeforePercentag").await;
+}
+
+#[tokio::test]
+async fn prometheus_operator_and_vpa_crds_are_installed_and_validate_objects() {
+    let env = plinth_testenv::shared();
+    let client = env.client().await.expect("client");
+    env.install_crds(&client, &[PROMETHEUS_OPERATOR, VERTICAL_POD_AUTOSCALER])
+        .await
+        .expect("install CRDs");
+
+    for name in [
+        "prometheuses.monitoring.coreos.com",
+        "prometheusagents.monitoring.coreos.com",
+        "alertmanagers.monitoring.coreos.com",
+        "alertmanagerconfigs.monitoring.coreos.com",
+        "podmonitors.monitoring.coreos.com",
+        "probes.monitoring.coreos.com",
+        "scrapeconfigs.monitoring.coreos.com",
+        "thanosrulers.monitoring.coreos.com",
+        "verticalpodautoscalercheckpoints.autoscaling.k8s.io",
+    ] {
+        established_crd(&client, name).await;
+    }
+    for name in [
+        "prometheusrules.monitoring.coreos.com",
+        "servicemonitors.monitoring.coreos.com",
+        "verticalpodautoscalers.autoscaling.k8s.io",
+    ] {
+        let crd = established_crd(&client, name).await;
+        assert!(
+            served_versions(&crd).contains(&"v1"),
+            "{name} must serve v1"
+        );
+    }
+
+    let ns = env.namespace(&client, "observe").await.expect("namespace");
+    let applier = Applier::new(client.clone(), "plinth-test").with_default_namespace(&ns);
+    let strict = ApplyOptions::default();
+    assert!(
+        strict.strict,
+        "the default apply must use fieldValidation=Strict"
+    );
+
+    let rule = json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "api-alerts"},
+        "spec": {
+            "groups": [{
+                "name": "api",
+                "rules": [{
+                    "alert": "ApiDown",
+                    "expr": "up{job=\"api\"} == 0",
+                    "for": "5m",
+                    "labels": {"severity": "critical"}
+                }]
+            }]
+        }
+    });
+    let monitor = json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "api"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "api"}},
+            "endpoints": [{"port": "metrics", "interval": "30s"}]
+        }
+    });
+    let vpa = json!({
+        "apiVersion": "autoscaling.k8s.io/v1",
+        "kind": "VerticalPodAutoscaler",
+        "metadata": {"name": "api"},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"},
+            "updatePolicy": {"updateMode": "Off"}
+        }
+    });
+    for object in [&rule, &monitor, &vpa] {
+        let stored = applier
+            .apply(object, &strict)
+            .await
+            .unwrap_or_else(|e| panic!("a valid {} is accepted: {e}", object["kind"]));
+        assert_eq!(
+            stored.data.get("spec"),
+            object.get("spec"),
+            "{} is stored as applied",
+            object["kind"]
+        );
+    }
+
+    let mut bad = rule.clone();
+    bad["metadata"]["name"] = json!("typo");
+    bad["spec"]["groups"][0]["rules"][0]["expresion"] = json!("up == 0");
+    assert_unknown_field_refused(&applier, &bad, "expresion").await;
+    let mut bad = vpa.clone();
+    bad["metadata"]["name"] = json!("typo");
+    bad["spec"]["updatePolicy"]["updateMod"] = json!("Auto");
+    assert_unknown_field_refused(&applier, &bad, ".spec.updatePolicy.updateMod").await;
+    // The schema's enum still holds under server-side apply.
+    let mut bad = vpa.clone();
+    bad["metadata"]["name"] = json!("bad-mode");
+    bad["spec"]["updatePolicy"]["updateMode"] = json!("Sometimes");
+    match applier.apply(&bad, &strict).await {
+        Err(ApplyError::Rejected { code, message, .. }) => {
+            assert_eq!(code, 422, "{message}");
+            assert!(message.contains("updateMode"), "{message}");
+        }
+        other => panic!("an updateMode outside the enum must be rejected, got {other:?}"),
+    }
+}
+
+/// What `plinth dev up` installs, in one go: every default source, all `Established`.
+#[tokio::test]
+async fn default_sources_install_together() {
+    let env = plinth_testenv::shared();
+    let client = env.client().await.expect("client");
+    env.install_crds(&client, DEFAULT_SOURCES)
+        .await
+        .expect("install every default source");
+    for name in [
+        "clusters.cluster.x-k8s.io",
+        "constrainttemplates.templates.gatekeeper.sh",
+        "policyreports.wgpolicyk8s.io",
+        "authorizationpolicies.security.istio.io",
+        "certificates.cert-manager.io",
+        "prometheusrules.monitoring.coreos.com",
+        "verticalpodautoscalers.autoscaling.k8s.io",
+    ] {
+        established_crd(&client, name).await;
+    }
 }

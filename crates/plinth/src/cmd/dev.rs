@@ -191,7 +191,7 @@ async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome
     let mut crds = Vec::new();
     if install_crds {
         let step = Step::start(
-            "installing CRDs (Cluster API, AWS provider, Gatekeeper templates, Policy Reports, Istio, cert-manager, plinth's ZeroTrustModel)",
+            "installing CRDs (Cluster API, AWS provider, Gatekeeper templates, Policy Reports, Istio, cert-manager, Prometheus Operator, VPA, plinth's ZeroTrustModel)",
         );
         let installed = async {
             let client = plane.admin_client().await?;
