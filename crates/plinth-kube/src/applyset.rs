@@ -101,6 +101,14 @@ fn request_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> SetError 
     }
 }
 
+/// Files for the API server's own flags (audit policy, encryption configuration), which
+/// are not API objects and are skipped.
+pub fn is_server_configuration(doc: &Document) -> bool {
+    doc.api_version().is_some_and(|v| {
+        v.starts_with("audit.k8s.io/") || v.starts_with("apiserver.config.k8s.io/")
+    })
+}
+
 /// Apply order: CRDs, namespaces, cluster policy and RBAC and configuration, the rest,
 /// admission webhooks last (so they never block the set's own objects).
 fn rank(kind: &str) -> u8 {
@@ -158,7 +166,8 @@ struct Item<'d> {
     id: ObjectRef,
 }
 
-/// Applies `docs` (Kustomization documents are skipped) as the set `opts.name`.
+/// Applies `docs` as the set `opts.name` (Kustomization documents and API server
+/// configuration files are skipped).
 pub async fn apply_set(
     client: &Client,
     docs: &[Document],
@@ -171,7 +180,7 @@ pub async fn apply_set(
     let default_ns = client.default_namespace().to_owned();
     let mut items: Vec<Item<'_>> = docs
         .iter()
-        .filter(|d| d.kind() != Some("Kustomization"))
+        .filter(|d| d.kind() != Some("Kustomization") && !is_server_configuration(d))
         .map(|doc| {
             let mut value = doc.value().clone();
             if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {

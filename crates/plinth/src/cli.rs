@@ -101,6 +101,10 @@ pub enum Command {
     /// Turn a Requirements document into an architecture recommendation: topology, node
     /// pools, backup, cost from a price sheet, timeline and risks (exit 2 on bad input).
     Plan(PlanArgs),
+    /// Render a Platform description into a GitOps tree (namespaces, priority classes,
+    /// quotas, budgets, autoscalers, RBAC, policies, zero-trust objects, monitoring,
+    /// audit policy), atomically, plus the encryption configuration outside the tree.
+    Render(RenderArgs),
     /// Server-side apply a directory of manifests as one labelled set: CRDs and namespaces
     /// first, everything else validated by the server before anything is written,
     /// optional pruning, and a summary of created / changed / unchanged / pruned.
@@ -527,6 +531,21 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: CheckFormat,
+}
+
+/// `plinth render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The Platform file.
+    #[arg(value_name = "PLATFORM")]
+    pub platform: PathBuf,
+    /// Output directory (replaced as a whole when the render succeeds).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Where the EncryptionConfiguration goes (default: DIR.secrets next to DIR); never
+    /// inside the tree.
+    #[arg(long, value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 /// `--dry-run` of `plinth apply`.

@@ -13,6 +13,7 @@ mod guard;
 mod guard_corpus;
 mod netpol_corpus;
 mod plan;
+mod render;
 mod scheduler;
 mod simulate;
 mod version;
@@ -63,6 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench { command } => bench::run_async(command).await,
         Command::Scheduler { command } => scheduler::run(&cli.cluster, command).await,
         Command::Explain { command } => explain::run(&cli.cluster, command).await,
+        Command::Render(args) => render::run(&args),
         Command::Apply(args) => apply::run(&cli.cluster, &args).await,
         Command::Check(args) => check::run(&args),
         Command::Plan(args) => plan::run(&args),
