@@ -9,9 +9,15 @@
 //! from plinth-sched, zero-trust objects and monitoring passed in) into folders with
 //! kustomizations, plus the API server's audit policy and encryption configuration;
 //! [`monitoring`] holds the alert rules (as `PrometheusRule` objects and as a plain rule
-//! file for `promtool`) and the Alertmanager configuration.
+//! file for `promtool`) and the Alertmanager configuration; [`observability`] the stack
+//! that runs them (Prometheus with Thanos, Alertmanager, monitors, Grafana with
+//! dashboards, Jaeger, the OpenTelemetry Collector); [`operations`] the cluster
+//! autoscaler (flags and priority expander from the node pools), Falco rules and
+//! trivy-operator settings.
 #![forbid(unsafe_code)]
 
 pub mod monitoring;
+pub mod observability;
+pub mod operations;
 pub mod platform;
 pub mod tree;

@@ -34,7 +34,7 @@ pub struct Metadata {
 }
 
 /// The enterprise choices.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlatformSpec {
     /// Workload namespaces.
@@ -66,6 +66,19 @@ pub struct PlatformSpec {
     /// A zero-trust model file, relative to the platform file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zero_trust_model: Option<String>,
+    /// The observability stack (Prometheus with Thanos, Alertmanager, Grafana, Jaeger,
+    /// the OpenTelemetry Collector, monitors).
+    #[serde(default)]
+    pub observability: crate::observability::ObservabilitySettings,
+    /// The cluster autoscaler and its node pools (default: the seed's five pools).
+    #[serde(default)]
+    pub cluster_autoscaler: crate::operations::AutoscalerSettings,
+    /// Falco runtime-security rules.
+    #[serde(default)]
+    pub falco: crate::operations::FalcoSettings,
+    /// trivy-operator settings.
+    #[serde(default)]
+    pub trivy: crate::operations::TrivySettings,
 }
 
 fn yes() -> bool {

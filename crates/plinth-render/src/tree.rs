@@ -19,6 +19,9 @@ pub enum RenderError {
     /// A shipped policy file did not read.
     #[error("shipped policies: {0}")]
     Policies(String),
+    /// A component's settings are invalid.
+    #[error("{0}")]
+    Settings(String),
     /// YAML serialisation failed.
     #[error("serialising {file}: {message}")]
     Yaml {
@@ -247,6 +250,48 @@ pub fn render(platform: &Platform, extras: &Extras) -> Result<Tree, RenderError>
     }
     rbac(&mut b, &spec.access);
     policies(&mut b, &spec.allowed_registries)?;
+    let named = |o: &Value| {
+        o["metadata"]["name"]
+            .as_str()
+            .unwrap_or("object")
+            .to_owned()
+    };
+    for o in crate::observability::observability(&spec.observability)
+        .map_err(|e| RenderError::Settings(format!("spec.observability: {e}")))?
+    {
+        let kind = o["kind"].as_str().unwrap_or("object").to_ascii_lowercase();
+        b.add("observability", &format!("{kind}-{}.yaml", named(&o)), o);
+    }
+    for o in crate::operations::cluster_autoscaler(&spec.cluster_autoscaler)
+        .map_err(|e| RenderError::Settings(format!("spec.clusterAutoscaler: {e}")))?
+    {
+        b.add("cluster-autoscaler", "cluster-autoscaler.yaml", o);
+    }
+    // Falco and trivy-operator run in namespaces of their own; Falco's sensors need
+    // host access, so its namespace is privileged.
+    for (ns, level) in [
+        (&spec.falco.namespace, "privileged"),
+        (&spec.trivy.namespace, "restricted"),
+    ] {
+        b.add(
+            "namespaces",
+            &format!("{ns}.yaml"),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {
+                "pod-security.kubernetes.io/enforce": level,
+                "pod-security.kubernetes.io/audit": "restricted",
+                "pod-security.kubernetes.io/warn": "restricted"}}}),
+        );
+    }
+    for o in crate::operations::falco(&spec.falco)
+        .map_err(|e| RenderError::Settings(format!("spec.falco: {e}")))?
+    {
+        b.add("security", "falco.yaml", o);
+    }
+    for o in crate::operations::trivy(&spec.trivy)
+        .map_err(|e| RenderError::Settings(format!("spec.trivy: {e}")))?
+    {
+        b.add("security", "trivy-operator.yaml", o);
+    }
     for o in &extras.monitoring {
         let name = o["metadata"]["name"].as_str().unwrap_or("rules").to_owned();
         b.add("monitoring", &format!("{name}.yaml"), o.clone());

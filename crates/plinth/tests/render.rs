@@ -60,6 +60,43 @@ fn renders_deterministically_and_atomically_with_the_key_outside() {
         ta.keys().all(|k| !k.contains("encryption")),
         "key material in the tree"
     );
+    // Prometheus picks up the rendered rules: its ruleSelector matches every rule's labels.
+    let docs: Vec<Value> = ta
+        .iter()
+        .filter(|(k, _)| k.ends_with(".yaml"))
+        .flat_map(|(k, text)| {
+            plinth_core::manifest::parse_str(k, text)
+                .expect("rendered YAML parses")
+                .into_iter()
+                .map(|d| d.into_value())
+        })
+        .collect();
+    let prometheus = docs
+        .iter()
+        .find(|d| d["kind"] == "Prometheus")
+        .expect("a Prometheus");
+    let selector = prometheus["spec"]["ruleSelector"]["matchLabels"]
+        .as_object()
+        .expect("ruleSelector");
+    let rules: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "PrometheusRule")
+        .collect();
+    assert!(!rules.is_empty());
+    for r in rules {
+        for (k, v) in selector {
+            assert_eq!(
+                &r["metadata"]["labels"][k], v,
+                "{} not selected",
+                r["metadata"]["name"]
+            );
+        }
+    }
+    // Not the seed's misuse of the autoscaler's own status ConfigMap as configuration.
+    assert!(
+        docs.iter()
+            .all(|d| d["metadata"]["name"] != "cluster-autoscaler-status")
+    );
     // The keys: outside the tree, 0600, different per render (fresh randomness), kept on
     // a re-render.
     let (ka, kb) = (
