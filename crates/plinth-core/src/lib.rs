@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod manifest;
+pub mod names;
 pub mod object;
 pub mod quantity;
 pub mod rng;

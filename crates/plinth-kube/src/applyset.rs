@@ -126,15 +126,6 @@ fn rank(kind: &str) -> u8 {
     }
 }
 
-fn valid_label_value(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && s.as_bytes()[0].is_ascii_alphanumeric()
-        && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
-}
-
 /// The object without what the server maintains, for "did anything change?".
 fn comparable(v: &Value) -> Value {
     let mut v = v.clone();
@@ -173,7 +164,7 @@ pub async fn apply_set(
     docs: &[Document],
     opts: &SetOptions,
 ) -> Result<Vec<Outcome>, SetError> {
-    if !valid_label_value(&opts.name) {
+    if plinth_core::selector::validate_label_value(&opts.name).is_err() || opts.name.is_empty() {
         return Err(SetError::BadName(opts.name.clone()));
     }
     let applier = Applier::new(client.clone(), opts.field_manager.clone());

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use plinth_core::manifest::{Document, ManifestError};
+use plinth_core::names::is_dns_label;
 use serde::{Deserialize, Serialize};
 
 /// `apiVersion` of platform documents.
@@ -293,15 +294,6 @@ pub struct Platform {
     pub spec: PlatformSpec,
 }
 
-fn dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
 /// Reads the one Platform document of `docs`, every problem with `file:line`.
 pub fn from_documents(docs: &[Document]) -> Result<Option<Platform>, Vec<ManifestError>> {
     let Some(doc) = docs.iter().find(|d| d.kind() == Some(KIND)) else {
@@ -313,14 +305,14 @@ pub fn from_documents(docs: &[Document]) -> Result<Option<Platform>, Vec<Manifes
     if parsed.api_version != API_VERSION {
         err(&["apiVersion"], format!("a Platform is {API_VERSION}"));
     }
-    if !dns_label(&parsed.metadata.name) {
+    if !is_dns_label(&parsed.metadata.name) {
         err(&["metadata", "name"], "must be a DNS label".into());
     }
     let spec = &parsed.spec;
     let mut names = BTreeMap::new();
     for (i, ns) in spec.namespaces.iter().enumerate() {
         let at = i.to_string();
-        if !dns_label(&ns.name) {
+        if !is_dns_label(&ns.name) {
             err(
                 &["spec", "namespaces", &at, "name"],
                 format!("{:?} is not a namespace name", ns.name),
@@ -333,7 +325,7 @@ pub fn from_documents(docs: &[Document]) -> Result<Option<Platform>, Vec<Manifes
             );
         }
         for (fi, f) in ns.compliance.iter().enumerate() {
-            if !dns_label(&f.to_ascii_lowercase()) {
+            if !is_dns_label(&f.to_ascii_lowercase()) {
                 err(
                     &["spec", "namespaces", &at, "compliance", &fi.to_string()],
                     format!("{f:?} is not a framework name"),

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use ipnet::IpNet;
+pub use plinth_core::names::{is_dns_label, is_dns_subdomain};
 
 use super::decide::{ZoneCheck, zone_rules_allow};
 use super::{Identity, MatrixEntry, TrustLevel, ZeroTrustModelSpec, ZoneRule, duration};
@@ -34,21 +35,6 @@ impl Problems {
             message: message.into(),
         });
     }
-}
-
-/// A DNS-1123 label (namespaces, zone and identity names).
-pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// A DNS-1123 subdomain (service account names).
-pub fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
 /// All problems of `spec`; empty when it is valid.

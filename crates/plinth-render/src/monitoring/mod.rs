@@ -34,6 +34,8 @@ pub use rules::{alert_names, prometheus_rules, rule_file_yaml, rule_groups};
 
 use std::collections::BTreeMap;
 
+use plinth_core::names::is_dns_label;
+
 use serde_json::{Map, Value, json};
 
 /// What can be wrong with [`MonitoringSettings`], or with turning the output into YAML.
@@ -294,15 +296,6 @@ fn check_absolute_path(field: &'static str, v: &str) -> Result<(), MonitoringErr
             format!("{v:?} is not an absolute path of a mounted secret file"),
         ))
     }
-}
-
-fn is_dns_label(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 63
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !v.starts_with('-')
-        && !v.ends_with('-')
 }
 
 impl MonitoringSettings {

@@ -46,6 +46,8 @@ use tracing::*;
 
 use std::collections::BTreeMap;
 
+use plinth_core::names::{is_dns_label, is_dns_subdomain};
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -343,19 +345,6 @@ pub(super) fn invalid(field: &'static str, reason: impl Into<String>) -> Observa
         field,
         reason: reason.into(),
     }
-}
-
-pub(super) fn is_dns_label(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 63
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !v.starts_with('-')
-        && !v.ends_with('-')
-}
-
-pub(super) fn is_dns_subdomain(v: &str) -> bool {
-    !v.is_empty() && v.len() <= 253 && v.split('.').all(is_dns_label)
 }
 
 pub(super) fn check_name(field: &'static str, v: &str) -> Result<(), ObservabilityError> {

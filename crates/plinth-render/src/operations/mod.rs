@@ -28,6 +28,7 @@ pub use autoscaler::*;
 pub use falco::*;
 pub use trivy::*;
 
+pub use plinth_core::names::is_dns_label;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -129,17 +130,6 @@ pub(super) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Op
         field: field.into(),
         reason: reason.into(),
     }
-}
-
-/// Whether `s` is an RFC 1123 DNS label.
-pub fn is_dns_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b.first().is_some_and(u8::is_ascii_alphanumeric)
-        && b.last().is_some_and(u8::is_ascii_alphanumeric)
 }
 
 pub(super) fn dns_label(field: impl Into<String>, value: &str) -> Result<(), OperationsError> {
