@@ -67,6 +67,9 @@ pub struct PlatformSpec {
     /// A zero-trust model file, relative to the platform file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zero_trust_model: Option<String>,
+    /// Alert rules and Alertmanager routing.
+    #[serde(default)]
+    pub monitoring: crate::monitoring::MonitoringSettings,
     /// The observability stack (Prometheus with Thanos, Alertmanager, Grafana, Jaeger,
     /// the OpenTelemetry Collector, monitors).
     #[serde(default)]
@@ -386,6 +389,24 @@ pub fn from_documents(docs: &[Document]) -> Result<Option<Platform>, Vec<Manifes
                 format!("{} must be limited to namespaces", a.role),
             );
         }
+    }
+    if let Err(e) = spec.monitoring.validate() {
+        err(&["spec", "monitoring"], e.to_string());
+    }
+    if let Err(e) = spec.observability.validate() {
+        err(&["spec", "observability"], e.to_string());
+    }
+    if spec.monitoring.rule_selector_labels != spec.observability.rule_selector_labels {
+        err(
+            &["spec", "monitoring", "ruleSelectorLabels"],
+            "must equal spec.observability.ruleSelectorLabels, or Prometheus would not load the rules".into(),
+        );
+    }
+    if spec.monitoring.namespace != spec.observability.namespace {
+        err(
+            &["spec", "monitoring", "namespace"],
+            "must equal spec.observability.namespace (Prometheus reads rules from its own namespace)".into(),
+        );
     }
     if let Some(k) = &spec.encryption.kms
         && !k.endpoint.starts_with("unix://")

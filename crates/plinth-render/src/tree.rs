@@ -45,8 +45,6 @@ pub struct Extras {
     /// Zero-trust objects by file (from `plinth_netpol::intent::compile`), placed under
     /// `zero-trust/`.
     pub zero_trust: BTreeMap<String, String>,
-    /// Monitoring objects (PrometheusRules etc.), placed under `monitoring/`.
-    pub monitoring: Vec<Value>,
 }
 
 struct Builder {
@@ -292,10 +290,23 @@ pub fn render(platform: &Platform, extras: &Extras) -> Result<Tree, RenderError>
     {
         b.add("security", "trivy-operator.yaml", o);
     }
-    for o in &extras.monitoring {
+    let monitoring = &spec.monitoring;
+    let settings_err = |e: crate::monitoring::MonitoringError| {
+        RenderError::Settings(format!("spec.monitoring: {e}"))
+    };
+    for o in crate::monitoring::prometheus_rules(monitoring).map_err(settings_err)? {
         let name = o["metadata"]["name"].as_str().unwrap_or("rules").to_owned();
-        b.add("monitoring", &format!("{name}.yaml"), o.clone());
+        b.add("monitoring", &format!("{name}.yaml"), o);
     }
+    // Alertmanager reads its configuration from this Secret (the Prometheus Operator's
+    // convention); the configuration refers to credentials only by file.
+    b.add(
+        "monitoring",
+        "alertmanager-main.yaml",
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": spec.observability.alertmanager.config_secret, "namespace": monitoring.namespace},
+            "stringData": {"alertmanager.yaml": crate::monitoring::alertmanager_yaml(monitoring).map_err(settings_err)?}}),
+    );
 
     let mut tree = Tree::default();
     let mut folders: Vec<String> = Vec::new();

@@ -222,3 +222,26 @@ async fn every_rendered_object_passes_strict_server_side_apply() {
         apply_time.as_secs_f64()
     );
 }
+
+#[test]
+fn monitoring_and_observability_must_agree_on_the_rule_selector() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(example()).expect("example");
+    let bad = text.replacen(
+        "  zeroTrustModel: ../zero-trust/model.yaml",
+        "  zeroTrustModel: ../zero-trust/model.yaml\n  monitoring:\n    ruleSelectorLabels: {team: other}",
+        1,
+    );
+    assert_ne!(bad, text);
+    let file = dir.path().join("platform.yaml");
+    std::fs::write(&file, &bad).expect("write");
+    let out = dir.path().join("out");
+    let o = plinth(&["render", s(&file), "--out", s(&out)]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("ruleSelectorLabels") && err.contains("platform.yaml:"),
+        "{err}"
+    );
+    assert!(!out.exists(), "a refused render wrote a tree");
+}

@@ -60,7 +60,8 @@ pub enum MonitoringError {
 }
 
 /// Thresholds of the alert rules.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Thresholds {
     /// `KubePersistentVolumeFillingUp` (warning) when the free fraction of a volume is below
     /// this and the volume is predicted to fill within four days. Default 0.15.
@@ -104,7 +105,8 @@ impl Default for Thresholds {
 }
 
 /// Where Alertmanager sends notifications. Secrets are paths of mounted files, never values.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct AlertmanagerSettings {
     /// URL of the webhook receiver (e.g. an in-cluster incident bridge). Not a secret.
     pub webhook_url: String,
@@ -156,7 +158,8 @@ impl Default for AlertmanagerSettings {
 }
 
 /// Everything the monitoring rules and the Alertmanager configuration depend on.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct MonitoringSettings {
     /// Namespace of the `PrometheusRule` objects. Default `monitoring`.
     pub namespace: String,

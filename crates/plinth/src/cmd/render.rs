@@ -8,9 +8,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use plinth_render::monitoring::{self, MonitoringSettings};
 use plinth_render::tree::{self, Extras};
-use serde_json::json;
 
 use super::Outcome;
 use crate::cli::RenderArgs;
@@ -39,15 +37,6 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<Outcome> {
             .files()
             .context("serializing the zero-trust objects")?;
     }
-    let settings = MonitoringSettings::default();
-    extras.monitoring = monitoring::prometheus_rules(&settings)?;
-    // Alertmanager reads its configuration from this Secret (Prometheus Operator's
-    // convention); the configuration itself refers to credentials only by file.
-    extras.monitoring.push(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "alertmanager-main", "namespace": settings.namespace},
-        "stringData": {"alertmanager.yaml": monitoring::alertmanager_yaml(&settings)?},
-    }));
     let rendered = tree::render(&platform, &extras)?;
     write_atomically(&args.out, &rendered.files)?;
     let secrets = args
