@@ -4,5 +4,32 @@
 //! cost and recommendations are computed from the real objects.
 //!
 //! Pure: objects in, plans out; the management cluster is driven by the binary's shell.
-//! Empty until the fleet issue lands.
+//!
+//! Today: [`spec`] (the `ManagedCluster` document), [`load`] (reading and validating it
+//! with `file:line` errors), [`network`] (subnets per availability zone), [`addons`] (the
+//! known add-ons) and [`render()`] (the Cluster API objects).
 #![forbid(unsafe_code)]
+
+pub mod addons;
+pub mod load;
+pub mod network;
+pub mod render;
+pub mod spec;
+mod validate;
+pub mod version;
+
+pub use load::{API_VERSION, KIND, clusters, from_document};
+pub use render::{RenderSettings, render};
+pub use spec::ManagedCluster;
+
+/// Why a cluster could not be rendered (validation through [`load`] rules these out; they
+/// are reported, not assumed, for specs built in code).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FleetError {
+    /// The networking section cannot be laid out.
+    #[error("networking: {0}")]
+    Network(#[from] network::NetworkError),
+    /// `kubernetesVersion` is not `vMAJOR.MINOR.PATCH`.
+    #[error("kubernetesVersion: {0}")]
+    Version(#[from] version::VersionError),
+}

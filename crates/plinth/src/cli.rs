@@ -105,6 +105,12 @@ pub enum Command {
     /// quotas, budgets, autoscalers, RBAC, policies, zero-trust objects, monitoring,
     /// audit policy), atomically, plus the encryption configuration outside the tree.
     Render(RenderArgs),
+    /// Cluster API fleet: ManagedCluster specs as Cluster API v1beta2 objects.
+    Fleet {
+        /// What to do.
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
     /// Server-side apply a directory of manifests as one labelled set: CRDs and namespaces
     /// first, everything else validated by the server before anything is written,
     /// optional pruning, and a summary of created / changed / unchanged / pruned.
@@ -531,6 +537,43 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: CheckFormat,
+}
+
+/// `plinth fleet ...`.
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Print every Cluster API object of a ManagedCluster spec (Cluster, AWSCluster,
+    /// KubeadmControlPlane, machine and bootstrap templates, MachineDeployments, add-ons);
+    /// exit 2 with file:line on a bad spec.
+    Render(FleetRenderArgs),
+}
+
+/// `plinth fleet render`.
+#[derive(Debug, Args)]
+pub struct FleetRenderArgs {
+    /// The ManagedCluster file (one or more clusters).
+    #[arg(value_name = "SPEC")]
+    pub spec: PathBuf,
+    /// Namespace of the objects in the management cluster.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// The cluster autoscaler's image (default: the release matching the cluster's
+    /// Kubernetes minor).
+    #[arg(long, value_name = "IMAGE")]
+    pub autoscaler_image: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: FleetRenderFormat,
+}
+
+/// Output format of `plinth fleet render`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FleetRenderFormat {
+    /// YAML documents separated by `---`.
+    #[default]
+    Yaml,
+    /// One `List` object.
+    Json,
 }
 
 /// `plinth render`.

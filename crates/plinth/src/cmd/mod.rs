@@ -9,6 +9,7 @@ mod bench_opa;
 mod check;
 mod dev;
 mod explain;
+mod fleet;
 mod guard;
 mod guard_corpus;
 mod netpol_corpus;
@@ -65,6 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scheduler { command } => scheduler::run(&cli.cluster, command).await,
         Command::Explain { command } => explain::run(&cli.cluster, command).await,
         Command::Render(args) => render::run(&args),
+        Command::Fleet { command } => fleet::run(command),
         Command::Apply(args) => apply::run(&cli.cluster, &args).await,
         Command::Check(args) => check::run(&args),
         Command::Plan(args) => plan::run(&args),

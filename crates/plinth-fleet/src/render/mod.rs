@@ -1,0 +1,128 @@
+//! A [`ManagedCluster`] as Cluster API v1beta2 objects: core (`cluster.x-k8s.io`),
+//! kubeadm control plane and bootstrap, the AWS provider (`infrastructure.cluster.x-k8s.io/
+//! v1beta2`, CAPA v2) and add-ons (`addons.cluster.x-k8s.io`), shaped after the pinned
+//! upstream CRDs (Cluster API v1.14, CAPA v2.13): references are `{apiGroup, kind, name}`,
+//! kubeadm arguments are lists of `{name, value}`.
+//!
+//! Output order is fixed (infrastructure and templates before the objects that reference
+//! them) and every map is sorted, so two renders of one spec are byte-identical.
+
+mod addons;
+mod cluster;
+mod control_plane;
+mod pools;
+
+use serde_json::{Value, json};
+
+use crate::FleetError;
+use crate::spec::ManagedCluster;
+use crate::version::KubeVersion;
+
+/// `cluster.x-k8s.io`, Cluster API's core group.
+pub const CLUSTER_GROUP: &str = "cluster.x-k8s.io";
+/// `infrastructure.cluster.x-k8s.io`, the AWS provider's group.
+pub const INFRA_GROUP: &str = "infrastructure.cluster.x-k8s.io";
+/// `controlplane.cluster.x-k8s.io`.
+pub const CONTROL_PLANE_GROUP: &str = "controlplane.cluster.x-k8s.io";
+/// `bootstrap.cluster.x-k8s.io`.
+pub const BOOTSTRAP_GROUP: &str = "bootstrap.cluster.x-k8s.io";
+/// `addons.cluster.x-k8s.io`.
+pub const ADDONS_GROUP: &str = "addons.cluster.x-k8s.io";
+/// The API version every Cluster API and CAPA object is rendered at.
+pub const VERSION: &str = "v1beta2";
+/// The label Cluster API uses to tie objects to their cluster.
+pub const CLUSTER_NAME_LABEL: &str = "cluster.x-k8s.io/cluster-name";
+/// The cluster autoscaler's lower bound annotation on a MachineDeployment.
+pub const AUTOSCALER_MIN: &str = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size";
+/// The cluster autoscaler's upper bound annotation on a MachineDeployment.
+pub const AUTOSCALER_MAX: &str = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size";
+
+/// Choices that are not part of a cluster's spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderSettings {
+    /// Namespace of every object in the management cluster (default `default`).
+    pub namespace: String,
+    /// The cluster autoscaler's image; default
+    /// `registry.k8s.io/autoscaling/cluster-autoscaler:vMAJOR.MINOR.0` for the cluster's
+    /// Kubernetes minor (the autoscaler is released once per Kubernetes minor and should
+    /// match it).
+    pub autoscaler_image: Option<String>,
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        RenderSettings {
+            namespace: "default".to_owned(),
+            autoscaler_image: None,
+        }
+    }
+}
+
+/// Every object of `cluster`, in apply order.
+pub fn render(
+    cluster: &ManagedCluster,
+    settings: &RenderSettings,
+) -> Result<Vec<Value>, FleetError> {
+    let version: KubeVersion = cluster.spec.kubernetes_version.parse()?;
+    let ctx = Ctx {
+        c: cluster,
+        name: &cluster.metadata.name,
+        ns: &settings.namespace,
+        version,
+        settings,
+    };
+    let mut out = vec![cluster::aws_cluster(&ctx)?];
+    out.push(control_plane::machine_template(&ctx));
+    out.push(control_plane::kubeadm_control_plane(&ctx));
+    for pool in &cluster.spec.node_pools {
+        out.push(pools::machine_template(&ctx, pool));
+        out.push(pools::config_template(&ctx, pool));
+        out.push(pools::machine_deployment(&ctx, pool));
+    }
+    out.extend(addons::objects(&ctx));
+    out.push(cluster::cluster(&ctx));
+    Ok(out)
+}
+
+/// What every part of the render needs.
+pub(crate) struct Ctx<'a> {
+    pub c: &'a ManagedCluster,
+    pub name: &'a str,
+    pub ns: &'a str,
+    pub version: KubeVersion,
+    pub settings: &'a RenderSettings,
+}
+
+impl Ctx<'_> {
+    /// `metadata` with the cluster-name label and `extra` labels.
+    pub fn metadata(&self, name: &str, extra: &[(&str, &str)]) -> Value {
+        let mut labels = serde_json::Map::new();
+        labels.insert(CLUSTER_NAME_LABEL.to_owned(), json!(self.name));
+        for (k, v) in extra {
+            labels.insert((*k).to_owned(), json!(v));
+        }
+        json!({"name": name, "namespace": self.ns, "labels": labels})
+    }
+}
+
+/// `apiVersion` of a Cluster API group at [`VERSION`].
+pub(crate) fn api_version(group: &str) -> String {
+    format!("{group}/{VERSION}")
+}
+
+/// A v1beta2 object reference.
+pub(crate) fn reference(group: &str, kind: &str, name: &str) -> Value {
+    json!({"apiGroup": group, "kind": kind, "name": name})
+}
+
+/// kubeadm arguments as the v1beta2 list of `{name, value}`, sorted by name.
+pub(crate) fn args(pairs: &[(&str, String)]) -> Value {
+    let mut sorted: Vec<&(&str, String)> = pairs.iter().collect();
+    sorted.sort_by_key(|(k, _)| *k);
+    Value::Array(
+        sorted
+            .into_iter()
+            .map(|(k, v)| json!({"name": k, "value": v}))
+            .collect(),
+    )
+}
