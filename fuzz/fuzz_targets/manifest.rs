@@ -3,7 +3,8 @@
 //! the input) and every shipped constraint, offered to the policy loader, indexed as
 //! NetworkPolicy connectivity input with a query between its first and last pods, and
 //! read as zero-trust models, which are compiled, queried and compared with the index,
-//! and read as planner requirements and price sheets, which are planned.
+//! read as planner requirements and price sheets, which are planned, as a Platform,
+//! which is rendered, and as ManagedClusters, which are rendered to Cluster API objects.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -31,6 +32,14 @@ fuzz_target!(|data: &[u8]| {
             .or_else(|_| plinth_plan::PriceSheet::builtin())
         {
             let _ = plinth_plan::plan(&req, &prices);
+        }
+    }
+    if let Ok(Some(platform)) = plinth_render::platform::from_documents(&docs) {
+        let _ = plinth_render::tree::render(&platform, &plinth_render::tree::Extras::default());
+    }
+    if let Ok(clusters) = plinth_fleet::clusters(&docs) {
+        for c in &clusters {
+            let _ = plinth_fleet::render(c, &plinth_fleet::RenderSettings::default());
         }
     }
     let index = plinth_netpol::manifests::index(&docs, plinth_netpol::IpBlockMode::PodIps).ok();
