@@ -1,7 +1,7 @@
 //! The add-ons a spec may name, and where each one's objects live.
 //!
 //! Add-ons installed into the workload cluster go through a ClusterResourceSet with one
-//! ConfigMap each ([`crate::render::addons`]). The manifests plinth ships for them are
+//! ConfigMap each (`render::addons`, private). The manifests plinth ships for them are
 //! deliberately small (the add-on's namespace, so that the mechanism is exercised end to
 //! end); the full upstream manifests are to be vendored at build time, pinned and
 //! checksummed, not typed in here. `cluster-autoscaler` is different: with the

@@ -7,14 +7,19 @@
 //!
 //! Today: [`spec`] (the `ManagedCluster` document), [`load`] (reading and validating it
 //! with `file:line` errors), [`network`] (subnets per availability zone), [`addons`] (the
-//! known add-ons) and [`render()`] (the Cluster API objects).
+//! known add-ons), [`render()`] (the Cluster API objects), [`upgrade`] (ordered,
+//! resumable upgrade plans from live objects and what blocks a rollout), [`cost`]
+//! (monthly cost from a price sheet) and [`recommend`] (recommendations from the spec).
 #![forbid(unsafe_code)]
 
 pub mod addons;
+pub mod cost;
 pub mod load;
 pub mod network;
+pub mod recommend;
 pub mod render;
 pub mod spec;
+pub mod upgrade;
 mod validate;
 pub mod version;
 
