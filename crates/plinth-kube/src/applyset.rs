@@ -337,10 +337,11 @@ fn applier_client(applier: &Applier) -> Client {
     applier.client().clone()
 }
 
-fn record_name(opts: &SetOptions) -> String {
+/// The name of the ConfigMap recording the kinds the set `set` has held.
+pub fn record_name(set: &str) -> String {
     format!(
         "plinth-apply-set-{}",
-        opts.name.to_ascii_lowercase().replace(['_', '.'], "-")
+        set.to_ascii_lowercase().replace(['_', '.'], "-")
     )
 }
 
@@ -351,7 +352,7 @@ async fn recorded_kinds(
     let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
         Api::namespaced(client.clone(), &opts.record_namespace);
     let cm = api
-        .get_opt(&record_name(opts))
+        .get_opt(&record_name(&opts.name))
         .await
         .map_err(request_err("reading the set's record"))?;
     let kinds = cm
@@ -376,12 +377,12 @@ async fn record_kinds(
     let cm = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": record_name(opts), "namespace": opts.record_namespace,
+        "metadata": {"name": record_name(&opts.name), "namespace": opts.record_namespace,
                      "labels": {"app.kubernetes.io/managed-by": "plinth"}},
         "data": {"kinds": text},
     });
     api.patch(
-        &record_name(opts),
+        &record_name(&opts.name),
         &PatchParams::apply(&opts.field_manager).force(),
         &Patch::Apply(&cm),
     )

@@ -546,6 +546,62 @@ pub enum FleetCommand {
     /// KubeadmControlPlane, machine and bootstrap templates, MachineDeployments, add-ons);
     /// exit 2 with file:line on a bad spec.
     Render(FleetRenderArgs),
+    /// Server-side apply every object of a ManagedCluster spec to the management cluster
+    /// (the apply set `fleet-NAME`; a second run changes nothing), then watch the Cluster,
+    /// its control plane and MachineDeployments until provisioned; exit 1 on timeout.
+    Create(FleetCreateArgs),
+    /// Every Cluster API cluster of the management cluster: tier, phase, version, control
+    /// plane and workers ready/desired, age.
+    List(FleetListArgs),
+    /// Delete a cluster (Cluster API cascades to its machines), wait until it is gone, then
+    /// delete the rest of its apply set (add-ons, autoscaler RBAC); idempotent.
+    Delete(FleetDeleteArgs),
+}
+
+/// `plinth fleet create`.
+#[derive(Debug, Args)]
+pub struct FleetCreateArgs {
+    /// The ManagedCluster file (one or more clusters).
+    #[arg(value_name = "SPEC")]
+    pub spec: PathBuf,
+    /// Namespace of the objects in the management cluster.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// The cluster autoscaler's image (default: the release matching the cluster's
+    /// Kubernetes minor).
+    #[arg(long, value_name = "IMAGE")]
+    pub autoscaler_image: Option<String>,
+    /// How long to wait for provisioning, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub timeout: u64,
+    /// Apply only; do not wait for provisioning.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Output format of the apply summary.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// `plinth fleet list`.
+#[derive(Debug, Args)]
+pub struct FleetListArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// `plinth fleet delete`.
+#[derive(Debug, Args)]
+pub struct FleetDeleteArgs {
+    /// The cluster's name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The cluster's namespace in the management cluster.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// How long to wait for the Cluster to be gone, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub timeout: u64,
 }
 
 /// `plinth fleet render`.

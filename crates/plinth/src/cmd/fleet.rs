@@ -1,19 +1,24 @@
 //! `plinth fleet`: ManagedCluster specs through plinth-fleet. `render` prints every
 //! Cluster API object (YAML documents or one JSON `List`); exit 2 with `file:line` on a
-//! bad spec.
+//! bad spec. `create`, `list` and `delete` drive the management cluster (see
+//! [`super::fleet_live`]).
 
 use anyhow::Context;
 use plinth_fleet::RenderSettings;
 use serde_json::{Value, json};
 
+use super::fleet_live;
 use super::{Outcome, manifest_errors};
-use crate::cli::{FleetCommand, FleetRenderArgs, FleetRenderFormat};
+use crate::cli::{ClusterArgs, FleetCommand, FleetRenderArgs, FleetRenderFormat};
 use crate::output;
 
 /// Runs `plinth fleet ...`.
-pub fn run(command: FleetCommand) -> anyhow::Result<Outcome> {
+pub async fn run(cluster: &ClusterArgs, command: FleetCommand) -> anyhow::Result<Outcome> {
     match command {
         FleetCommand::Render(args) => render(&args),
+        FleetCommand::Create(args) => fleet_live::create(cluster, &args).await,
+        FleetCommand::List(args) => fleet_live::list(cluster, &args).await,
+        FleetCommand::Delete(args) => fleet_live::delete(cluster, &args).await,
     }
 }
 

@@ -10,6 +10,7 @@ mod check;
 mod dev;
 mod explain;
 mod fleet;
+mod fleet_live;
 mod guard;
 mod guard_corpus;
 mod netpol_corpus;
@@ -66,7 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scheduler { command } => scheduler::run(&cli.cluster, command).await,
         Command::Explain { command } => explain::run(&cli.cluster, command).await,
         Command::Render(args) => render::run(&args),
-        Command::Fleet { command } => fleet::run(command),
+        Command::Fleet { command } => fleet::run(&cli.cluster, command).await,
         Command::Apply(args) => apply::run(&cli.cluster, &args).await,
         Command::Check(args) => check::run(&args),
         Command::Plan(args) => plan::run(&args),
