@@ -556,6 +556,31 @@ pub enum FleetCommand {
     /// Delete a cluster (Cluster API cascades to its machines), wait until it is gone, then
     /// delete the rest of its apply set (add-ons, autoscaler RBAC); idempotent.
     Delete(FleetDeleteArgs),
+    /// Upgrade a cluster's Kubernetes version: control plane first, then each
+    /// MachineDeployment in name order, each awaited; refuses downgrades, skipped minor
+    /// versions and pools ahead of the control plane before changing anything; run again
+    /// after an interruption and it continues from where the objects are.
+    Upgrade(FleetUpgradeArgs),
+}
+
+/// `plinth fleet upgrade`.
+#[derive(Debug, Args)]
+pub struct FleetUpgradeArgs {
+    /// The cluster's name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The target version, `vMAJOR.MINOR.PATCH`.
+    #[arg(long = "to", value_name = "VERSION")]
+    pub to: String,
+    /// The cluster's namespace in the management cluster.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for each rollout, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub timeout: u64,
 }
 
 /// `plinth fleet create`.

@@ -19,6 +19,7 @@ pub async fn run(cluster: &ClusterArgs, command: FleetCommand) -> anyhow::Result
         FleetCommand::Create(args) => fleet_live::create(cluster, &args).await,
         FleetCommand::List(args) => fleet_live::list(cluster, &args).await,
         FleetCommand::Delete(args) => fleet_live::delete(cluster, &args).await,
+        FleetCommand::Upgrade(args) => fleet_live::upgrade(cluster, &args).await,
     }
 }
 

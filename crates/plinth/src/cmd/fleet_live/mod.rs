@@ -17,10 +17,12 @@
 mod create;
 mod delete;
 mod list;
+mod upgrade;
 
 pub use create::create;
 pub use delete::delete;
 pub use list::list;
+pub use upgrade::upgrade;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -38,7 +40,9 @@ use plinth_kube::applyset::{self, Change, SET_LABEL, SetOptions};
 use serde_json::{Value, json};
 
 use super::{Outcome, manifest_errors};
-use crate::cli::{ClusterArgs, FleetCreateArgs, FleetDeleteArgs, FleetListArgs, Format};
+use crate::cli::{
+    ClusterArgs, FleetCreateArgs, FleetDeleteArgs, FleetListArgs, FleetUpgradeArgs, Format,
+};
 use crate::output;
 
 /// Field manager of every write.

@@ -1,0 +1,108 @@
+//! `plinth fleet upgrade`: plinth-fleet's plan (made from the live objects, refused before
+//! any change when unsafe), then each step patched and its rollout watched to the end.
+
+use super::*;
+
+/// Runs `plinth fleet upgrade`.
+pub async fn upgrade(cluster: &ClusterArgs, args: &FleetUpgradeArgs) -> anyhow::Result<Outcome> {
+    let target: plinth_fleet::version::KubeVersion = args
+        .to
+        .parse()
+        .map_err(|e| anyhow!("--to {:?}: {e}", args.to))?;
+    let (client, _conn, _info) = plinth_kube::config::connect(&cluster.options()).await?;
+    let applier = Applier::new(client.clone(), FIELD_MANAGER);
+    let k = kinds(&applier).await?;
+    let (ns, name) = (&args.namespace, &args.name);
+    let clusters: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &k.cluster);
+    let object = clusters
+        .get_opt(name)
+        .await
+        .with_context(|| format!("reading Cluster {ns}/{name}"))?
+        .ok_or_else(|| anyhow!("cluster {ns}/{name} does not exist"))?;
+    let cp_name = to_value(&object)["spec"]["controlPlaneRef"]["name"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("Cluster {ns}/{name} has no spec.controlPlaneRef.name"))?;
+    let cps: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &k.control_plane);
+    let mds: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &k.deployment);
+    let read_state = || async {
+        let cp = cps
+            .get(&cp_name)
+            .await
+            .with_context(|| format!("reading KubeadmControlPlane {ns}/{cp_name}"))?;
+        let list = mds
+            .list(&ListParams::default().labels(&format!("{CLUSTER_NAME_LABEL}={name}")))
+            .await
+            .with_context(|| format!("listing the MachineDeployments of {ns}/{name}"))?;
+        let md_values: Vec<Value> = list.items.iter().map(to_value).collect();
+        plinth_fleet::upgrade::ClusterState::from_objects(&to_value(&cp), &md_values)
+            .map_err(|e| anyhow!("{e}"))
+    };
+    let state = read_state().await?;
+    // Every refusal happens here, before the first patch.
+    let plan = plinth_fleet::upgrade::plan(&state, &target).map_err(|e| anyhow!("refused: {e}"))?;
+    if plan.is_empty() {
+        output::line(format!(
+            "cluster {ns}/{name} already runs {target}; nothing to do"
+        ));
+        return Ok(Outcome::Ok);
+    }
+    output::line(format!("upgrade plan for {ns}/{name} to {target}:"));
+    for (i, step) in plan.steps.iter().enumerate() {
+        output::line(format!("  {}. {}", i + 1, step.describe()));
+    }
+    if args.dry_run {
+        return Ok(Outcome::Ok);
+    }
+    for step in &plan.steps {
+        let api = if step.object.kind == "KubeadmControlPlane" {
+            &cps
+        } else {
+            &mds
+        };
+        if let Some(patch) = &step.patch {
+            let params = kube::api::PatchParams {
+                field_manager: Some(FIELD_MANAGER.to_owned()),
+                ..Default::default()
+            };
+            api.patch(&step.object.name, &params, &kube::api::Patch::Merge(patch))
+                .await
+                .with_context(|| format!("patching {}", step.object))?;
+            output::notice(format!("{}: asked for {}", step.object, step.to));
+        }
+        let wait = async {
+            let mut stream = watcher(
+                api.clone(),
+                watcher::Config::default().fields(&format!("metadata.name={}", step.object.name)),
+            )
+            .applied_objects()
+            .boxed();
+            while let Some(event) = stream.next().await {
+                let obj = event.with_context(|| format!("watching {}", step.object))?;
+                if step.is_done(&to_value(&obj)).map_err(|e| anyhow!("{e}"))? {
+                    return Ok::<(), anyhow::Error>(());
+                }
+            }
+            Err(anyhow!("the watch on {} ended", step.object))
+        };
+        match tokio::time::timeout(Duration::from_secs(args.timeout), wait).await {
+            Ok(done) => {
+                done?;
+                output::notice(format!("{}: rolled out at {}", step.object, step.to));
+            }
+            Err(_) => {
+                let now = read_state().await?;
+                output::notice(format!(
+                    "timed out after {}s waiting for {}; run the same command again to continue",
+                    args.timeout, step.object
+                ));
+                for line in plinth_fleet::upgrade::blocking(&now) {
+                    output::notice(format!("  {line}"));
+                }
+                return Ok(Outcome::Findings);
+            }
+        }
+    }
+    output::line(format!("cluster {ns}/{name} upgraded to {target}"));
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,316 @@
+//! `plinth fleet upgrade` on the real API server with the upstream Cluster API CRDs. The
+//! test plays the providers: whenever a control plane or MachineDeployment asks for a
+//! new version, it records the order and (when allowed) reports the rollout finished by
+//! patching status. Checked: refusals change nothing; the control plane goes first, then
+//! the pools by name; an upgrade interrupted after the control plane continues from the
+//! objects when run again, without touching the control plane a second time.
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use plinth_kube::Applier;
+use plinth_testenv::crds::{CLUSTER_API, CLUSTER_API_PROVIDER_AWS};
+use serde_json::json;
+
+fn plinth(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_plinth"))
+        .args(args)
+        .output()
+        .expect("plinth runs")
+}
+
+/// Reports `object` rolled out at `version`.
+async fn roll(
+    api: &Api<DynamicObject>,
+    object: &DynamicObject,
+    version: &str,
+    with_versions: bool,
+) {
+    let name = object.metadata.name.clone().expect("name");
+    let replicas = object.data["spec"]["replicas"].as_i64().unwrap_or(1);
+    let mut status = json!({
+        "replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
+        "upToDateReplicas": replicas, "observedGeneration": object.metadata.generation,
+    });
+    if with_versions {
+        status["versions"] = json!([{"version": version, "replicas": replicas}]);
+        status["initialization"] = json!({"controlPlaneInitialized": true});
+    }
+    api.patch_status(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"status": status})),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("status of {name}: {e}"));
+}
+
+fn version_of(o: &DynamicObject) -> String {
+    let v = &o.data["spec"];
+    v["version"]
+        .as_str()
+        .or_else(|| v["template"]["spec"]["version"].as_str())
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
+    let env = plinth_testenv::shared();
+    let client = env.client().await.expect("client");
+    env.install_crds(&client, &[CLUSTER_API, CLUSTER_API_PROVIDER_AWS])
+        .await
+        .expect("CRDs");
+    let ns = env
+        .namespace(&client, "fleet-upgrade")
+        .await
+        .expect("namespace");
+    let name = format!("up-{}", ns.rsplit('-').next().unwrap_or("x"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet/prod-us-east.yaml"),
+    )
+    .expect("example");
+    let spec = dir.path().join("cluster.yaml");
+    std::fs::write(
+        &spec,
+        example.replacen("name: prod-us-east", &format!("name: {name}"), 1),
+    )
+    .expect("write");
+    let kubeconfig = env.kubeconfig_path().display().to_string();
+    let common = [
+        "--namespace",
+        ns.as_str(),
+        "--kubeconfig",
+        kubeconfig.as_str(),
+    ];
+    let o = plinth(
+        &[
+            &["fleet", "create", spec.to_str().expect("utf8"), "--no-wait"][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let applier = Applier::new(client.clone(), "fleet-upgrade-test");
+    let resource = |av: &'static str, kind: &'static str| {
+        let applier = &applier;
+        async move { applier.resolve(av, kind).await.expect("served").0 }
+    };
+    let kcps: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns,
+        &resource(
+            "controlplane.cluster.x-k8s.io/v1beta2",
+            "KubeadmControlPlane",
+        )
+        .await,
+    );
+    let mds: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns,
+        &resource("cluster.x-k8s.io/v1beta2", "MachineDeployment").await,
+    );
+    let selector = ListParams::default().labels(&format!("cluster.x-k8s.io/cluster-name={name}"));
+    let all = |kcps: Api<DynamicObject>, mds: Api<DynamicObject>, selector: ListParams| async move {
+        let mut out = kcps.list(&ListParams::default()).await.expect("kcps").items;
+        out.extend(mds.list(&selector).await.expect("mds").items);
+        out
+    };
+    // Everything provisioned at the spec's version.
+    for o in all(kcps.clone(), mds.clone(), selector.clone()).await {
+        let is_cp = o
+            .types
+            .as_ref()
+            .is_some_and(|t| t.kind == "KubeadmControlPlane");
+        roll(if is_cp { &kcps } else { &mds }, &o, &version_of(&o), is_cp).await;
+    }
+    let generations = |objs: Vec<DynamicObject>| -> Vec<(String, Option<i64>)> {
+        objs.iter()
+            .map(|o| {
+                (
+                    o.metadata.name.clone().unwrap_or_default(),
+                    o.metadata.generation,
+                )
+            })
+            .collect()
+    };
+    let before = generations(all(kcps.clone(), mds.clone(), selector.clone()).await);
+
+    // Refused before any change: a downgrade and a skipped minor.
+    for to in ["v1.27.9", "v1.30.0"] {
+        let o = plinth(
+            &[
+                &["fleet", "upgrade", name.as_str(), "--to", to][..],
+                &common[..],
+            ]
+            .concat(),
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{to}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("refused"),
+            "{to}"
+        );
+    }
+    assert_eq!(
+        generations(all(kcps.clone(), mds.clone(), selector.clone()).await),
+        before,
+        "a refusal changed something"
+    );
+    // A dry run prints the plan and changes nothing.
+    let o = plinth(
+        &[
+            &[
+                "fleet",
+                "upgrade",
+                name.as_str(),
+                "--to",
+                "v1.29.0",
+                "--dry-run",
+            ][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("KubeadmControlPlane"));
+    assert_eq!(
+        generations(all(kcps.clone(), mds.clone(), selector.clone()).await),
+        before
+    );
+
+    // The providers: record each new version asked for, in order; roll it out when allowed.
+    let order: Arc<Mutex<Vec<String>>> = Arc::default();
+    let pools_allowed = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let provider = {
+        let (order, pools_allowed, stop) = (order.clone(), pools_allowed.clone(), stop.clone());
+        let (kcps, mds, selector) = (kcps.clone(), mds.clone(), selector.clone());
+        tokio::spawn(async move {
+            let mut seen: std::collections::BTreeMap<String, String> =
+                std::collections::BTreeMap::new();
+            let mut rolled: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+            while !stop.load(Ordering::SeqCst) {
+                for o in all(kcps.clone(), mds.clone(), selector.clone()).await {
+                    let n = o.metadata.name.clone().unwrap_or_default();
+                    let v = version_of(&o);
+                    let is_cp = o
+                        .types
+                        .as_ref()
+                        .is_some_and(|t| t.kind == "KubeadmControlPlane");
+                    if seen
+                        .insert(n.clone(), v.clone())
+                        .is_some_and(|old| old != v)
+                    {
+                        order.lock().expect("order").push(n.clone());
+                    }
+                    if v == "v1.29.0"
+                        && !rolled.contains(&n)
+                        && (is_cp || pools_allowed.load(Ordering::SeqCst))
+                    {
+                        roll(if is_cp { &kcps } else { &mds }, &o, &v, is_cp).await;
+                        rolled.insert(n);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+
+    // First run: only the control plane gets rolled out; the first pool never finishes,
+    // so the command times out there (exit 1), as an interruption would leave it.
+    let o = plinth(
+        &[
+            &[
+                "fleet",
+                "upgrade",
+                name.as_str(),
+                "--to",
+                "v1.29.0",
+                "--timeout",
+                "4",
+            ][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("run the same command again"));
+    let cp_generation = kcps.list(&ListParams::default()).await.expect("kcp").items[0]
+        .metadata
+        .generation;
+
+    // Second run: it continues with the pools, in name order.
+    pools_allowed.store(true, Ordering::SeqCst);
+    let o = plinth(
+        &[
+            &[
+                "fleet",
+                "upgrade",
+                name.as_str(),
+                "--to",
+                "v1.29.0",
+                "--timeout",
+                "60",
+            ][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    stop.store(true, Ordering::SeqCst);
+    provider.await.expect("provider");
+    let order = order.lock().expect("order").clone();
+    let mut pools: Vec<String> = mds
+        .list(&selector)
+        .await
+        .expect("mds")
+        .items
+        .iter()
+        .filter_map(|m| m.metadata.name.clone())
+        .collect();
+    pools.sort();
+    let kcp_name = kcps.list(&ListParams::default()).await.expect("kcp").items[0]
+        .metadata
+        .name
+        .clone()
+        .expect("name");
+    let mut expected = vec![kcp_name];
+    expected.extend(pools);
+    assert_eq!(
+        order, expected,
+        "control plane first, then the pools by name, each once"
+    );
+    assert_eq!(
+        kcps.list(&ListParams::default()).await.expect("kcp").items[0]
+            .metadata
+            .generation,
+        cp_generation,
+        "the second run patched the control plane again"
+    );
+    // Nothing left to do.
+    let o = plinth(
+        &[
+            &["fleet", "upgrade", name.as_str(), "--to", "v1.29.0"][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to do"));
+}
