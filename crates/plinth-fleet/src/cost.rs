@@ -150,7 +150,8 @@ pub fn from_document(doc: &Document) -> Result<PriceSheet, PriceSheetError> {
 }
 
 /// One line of the breakdown: the control plane, a pool, NAT gateways or the bastion.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LineItem {
     /// `control-plane`, `pool/NAME`, `nat-gateways` or `bastion`.
     pub name: String,
@@ -170,7 +171,8 @@ pub struct LineItem {
 }
 
 /// A cluster's monthly cost.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Cost {
     /// Currency of every figure.
     pub currency: String,

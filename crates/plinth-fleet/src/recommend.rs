@@ -15,7 +15,8 @@ const BATCH_WORDS: &[&str] = &[
 ];
 
 /// How much a recommendation matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing (cost notes).
     Info,
@@ -33,7 +34,7 @@ impl fmt::Display for Severity {
 }
 
 /// One recommendation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Recommendation {
     /// Dotted path of the field it is about, e.g. `spec.nodePools[2].spot`.
     pub field: String,

@@ -561,6 +561,30 @@ pub enum FleetCommand {
     /// versions and pools ahead of the control plane before changing anything; run again
     /// after an interruption and it continues from where the objects are.
     Upgrade(FleetUpgradeArgs),
+    /// One cluster in depth: a condition tree of the Cluster, control plane, pools and
+    /// machines; the monthly cost from its pools' instance types and counts; and
+    /// recommendations computed from its spec.
+    Describe(FleetDescribeArgs),
+}
+
+/// `plinth fleet describe`.
+#[derive(Debug, Args)]
+pub struct FleetDescribeArgs {
+    /// The cluster's name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The cluster's namespace in the management cluster.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// A price sheet to use instead of the one shipped with plinth.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// The newest Kubernetes version your platform supports, to judge the cluster's.
+    #[arg(long, value_name = "VERSION")]
+    pub latest_supported: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
 }
 
 /// `plinth fleet upgrade`.

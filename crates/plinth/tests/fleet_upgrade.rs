@@ -1,4 +1,6 @@
-//! `plinth fleet upgrade` on the real API server with the upstream Cluster API CRDs. The
+//! `plinth fleet describe` and `plinth fleet upgrade` on the real API server with the
+//! upstream Cluster API CRDs. describe's tree agrees with the objects and its cost and
+//! recommendations follow the recorded spec. For upgrade the
 //! test plays the providers: whenever a control plane or MachineDeployment asks for a
 //! new version, it records the order and (when allowed) reports the rollout finished by
 //! patching status. Checked: refusals change nothing; the control plane goes first, then
@@ -140,8 +142,83 @@ async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
             })
             .collect()
     };
-    let before = generations(all(kcps.clone(), mds.clone(), selector.clone()).await);
 
+    // describe: the tree agrees with the objects; cost and recommendations come from the
+    // recorded spec and change with it.
+    let describe = |args: &[&str]| {
+        let o = plinth(
+            &[
+                &["fleet", "describe", name.as_str(), "-o", "json"][..],
+                args,
+                &common[..],
+            ]
+            .concat(),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("json")
+    };
+    let d = describe(&[]);
+    let tree: Vec<String> = d["tree"]
+        .as_array()
+        .expect("tree")
+        .iter()
+        .filter_map(|l| l.as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        tree.iter()
+            .any(|l| l.contains("ControlPlane") && l.contains("3/3 ready")),
+        "{tree:?}"
+    );
+    assert_eq!(
+        tree.iter().filter(|l| l.contains("Workers")).count(),
+        3,
+        "{tree:?}"
+    );
+    let total = d["cost"]["totalMonthly"].as_f64().expect("a cost");
+    assert!(total > 0.0);
+    let with_latest = describe(&["--latest-supported", "v1.34.0"]);
+    assert!(
+        with_latest["recommendations"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x["field"] == "spec.kubernetesVersion")),
+        "an old version is pointed out: {}",
+        with_latest["recommendations"]
+    );
+    let bigger = dir.path().join("bigger.yaml");
+    let text = std::fs::read_to_string(&spec).expect("spec");
+    let grown = text.replacen("maxNodes: 20", "maxNodes: 60", 1);
+    assert_ne!(
+        grown, text,
+        "the example's application pool has maxNodes: 20"
+    );
+    std::fs::write(&bigger, grown).expect("write");
+    let o = plinth(
+        &[
+            &[
+                "fleet",
+                "create",
+                bigger.to_str().expect("utf8"),
+                "--no-wait",
+            ][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let grown_total = describe(&[])["cost"]["totalMonthly"]
+        .as_f64()
+        .expect("a cost");
+    assert!(grown_total > total, "{grown_total} vs {total}");
+    let o = plinth(
+        &[
+            &["fleet", "create", spec.to_str().expect("utf8"), "--no-wait"][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success());
+
+    let before = generations(all(kcps.clone(), mds.clone(), selector.clone()).await);
     // Refused before any change: a downgrade and a skipped minor.
     for to in ["v1.27.9", "v1.30.0"] {
         let o = plinth(

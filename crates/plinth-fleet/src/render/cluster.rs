@@ -7,12 +7,23 @@ use super::{CLUSTER_GROUP, CONTROL_PLANE_GROUP, Ctx, INFRA_GROUP, api_version, r
 use crate::FleetError;
 use crate::network::{self, NetworkError};
 
+/// The annotation on the Cluster holding its ManagedCluster spec as JSON.
+pub const SPEC_ANNOTATION: &str = "plinth.io/managed-cluster";
+
 /// The Cluster: networks and references to its infrastructure and control plane.
 pub(super) fn cluster(ctx: &Ctx<'_>) -> Value {
     let mut metadata = ctx.metadata(ctx.name, &[("plinth.io/tier", ctx.c.spec.tier.as_str())]);
     if let Some(labels) = metadata["labels"].as_object_mut() {
         for (k, v) in &ctx.c.metadata.labels {
             labels.entry(k.clone()).or_insert_with(|| json!(v));
+        }
+    }
+    // The spec itself, so `plinth fleet describe` can price and review the cluster from
+    // the management cluster alone (the management cluster is the source of truth).
+    if let (Some(meta), Ok(text)) = (metadata.as_object_mut(), serde_json::to_string(ctx.c)) {
+        let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert(SPEC_ANNOTATION.to_owned(), json!(text));
         }
     }
     let n = &ctx.c.spec.networking;

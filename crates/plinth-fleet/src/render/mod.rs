@@ -9,6 +9,8 @@
 
 mod addons;
 mod cluster;
+
+pub use cluster::SPEC_ANNOTATION;
 mod control_plane;
 mod pools;
 

@@ -20,6 +20,7 @@ pub async fn run(cluster: &ClusterArgs, command: FleetCommand) -> anyhow::Result
         FleetCommand::List(args) => fleet_live::list(cluster, &args).await,
         FleetCommand::Delete(args) => fleet_live::delete(cluster, &args).await,
         FleetCommand::Upgrade(args) => fleet_live::upgrade(cluster, &args).await,
+        FleetCommand::Describe(args) => fleet_live::describe(cluster, &args).await,
     }
 }
 

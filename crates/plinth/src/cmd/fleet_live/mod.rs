@@ -16,11 +16,13 @@
 
 mod create;
 mod delete;
+mod describe;
 mod list;
 mod upgrade;
 
 pub use create::create;
 pub use delete::delete;
+pub use describe::describe;
 pub use list::list;
 pub use upgrade::upgrade;
 
@@ -41,7 +43,8 @@ use serde_json::{Value, json};
 
 use super::{Outcome, manifest_errors};
 use crate::cli::{
-    ClusterArgs, FleetCreateArgs, FleetDeleteArgs, FleetListArgs, FleetUpgradeArgs, Format,
+    ClusterArgs, FleetCreateArgs, FleetDeleteArgs, FleetDescribeArgs, FleetListArgs,
+    FleetUpgradeArgs, Format,
 };
 use crate::output;
 
