@@ -361,10 +361,16 @@ async fn controller_creates_updates_prunes_repairs_and_cluster_verify_agrees() {
     .await;
 
     // Update and prune: without c, c's objects go and b no longer reaches anyone.
-    let mut current = models.get(&name).await.expect("model");
-    current.spec = spec(&ns, false);
+    // Merge patches, not get-then-replace: the controller writes the status meanwhile,
+    // and a replace with a stale resourceVersion would meet 409 Conflict.
+    let spec_patch =
+        |spec: &ZeroTrustModelSpec| json!({"spec": serde_json::to_value(spec).expect("spec JSON")});
     models
-        .replace(&name, &PostParams::default(), &current)
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(&spec_patch(&spec(&ns, false))),
+        )
         .await
         .expect("update model");
     let want = expected(&["a", "b"]);
@@ -377,12 +383,16 @@ async fn controller_creates_updates_prunes_repairs_and_cluster_verify_agrees() {
     assert_eq!(egress.len(), 1, "only DNS egress remains: {egress:?}");
 
     // An invalid model touches nothing and says why.
-    let mut current = models.get(&name).await.expect("model");
-    current.spec.matrix.push(
+    let mut invalid = spec(&ns, false);
+    invalid.matrix.push(
         serde_json::from_value(json!({"from": "a", "to": "ghost", "port": 80})).expect("entry"),
     );
     models
-        .replace(&name, &PostParams::default(), &current)
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(&spec_patch(&invalid)),
+        )
         .await
         .expect("the API server accepts it; the controller refuses it");
     let (status, _reason, message) = eventually("InvalidModel", || async {
