@@ -1,12 +1,10 @@
 //! The add-ons a spec may name, and where each one's objects live.
 //!
-//! Add-ons installed into the workload cluster go through a ClusterResourceSet with one
-//! ConfigMap each (`render::addons`, private). The manifests plinth ships for them are
-//! deliberately small (the add-on's namespace, so that the mechanism is exercised end to
-//! end); the full upstream manifests are to be vendored at build time, pinned and
-//! checksummed, not typed in here. `cluster-autoscaler` is different: with the
-//! `clusterapi` provider it runs next to the Cluster API objects in the management
-//! cluster and is rendered there, complete.
+//! Add-ons installed into the workload cluster go through a ClusterResourceSet with the
+//! manifests the platform team supplies (`render::addons`, private; plinth ships none
+//! and never invents them). `cluster-autoscaler` is different: with the `clusterapi`
+//! provider it runs next to the Cluster API objects in the management cluster and is
+//! rendered there, complete.
 
 /// Where an add-on runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

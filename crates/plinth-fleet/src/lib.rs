@@ -24,7 +24,7 @@ mod validate;
 pub mod version;
 
 pub use load::{API_VERSION, KIND, clusters, from_document};
-pub use render::{RenderSettings, render};
+pub use render::{RenderSettings, addons_without_manifests, render};
 pub use spec::ManagedCluster;
 
 /// Why a cluster could not be rendered (validation through [`load`] rules these out; they
@@ -37,4 +37,14 @@ pub enum FleetError {
     /// `kubernetesVersion` is not `vMAJOR.MINOR.PATCH`.
     #[error("kubernetesVersion: {0}")]
     Version(#[from] version::VersionError),
+    /// An add-on's manifests cannot be delivered.
+    #[error("add-on {addon}: {location}{}{message}", if location.is_empty() { "" } else { ": " })]
+    AddonManifest {
+        /// The add-on's name.
+        addon: String,
+        /// `file:line` of the offending document (empty when none).
+        location: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
 }

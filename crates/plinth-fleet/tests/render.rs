@@ -463,28 +463,16 @@ fn objects_are_v1beta2_with_references_and_addons_wired() {
         }
         assert_eq!(o["metadata"]["namespace"], "default");
     }
-    let crs = find(&objs, "ClusterResourceSet", "demo-addons");
+    // No manifests given: the workload add-ons render nothing (and say so).
+    assert!(!objs.iter().any(|o| o["kind"] == "ClusterResourceSet"));
     assert_eq!(
-        crs["spec"]["clusterSelector"]["matchLabels"]["cluster.x-k8s.io/cluster-name"],
-        "demo"
+        plinth_fleet::addons_without_manifests(&one(BASE), &RenderSettings::default()),
+        ["calico", "metrics-server"]
     );
     assert_eq!(
         cluster["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"],
         "demo"
     );
-    let resources: Vec<&str> = crs["spec"]["resources"]
-        .as_array()
-        .expect("resources")
-        .iter()
-        .map(|r| r["name"].as_str().expect("name"))
-        .collect();
-    assert_eq!(
-        resources,
-        ["demo-addon-calico", "demo-addon-metrics-server"]
-    );
-    for r in resources {
-        find(&objs, "ConfigMap", r);
-    }
     let ca = find(&objs, "Deployment", "demo-cluster-autoscaler");
     assert_eq!(
         ca["spec"]["template"]["spec"]["containers"][0]["image"],
@@ -496,6 +484,7 @@ fn objects_are_v1beta2_with_references_and_addons_wired() {
         &RenderSettings {
             namespace: "fleet".to_owned(),
             autoscaler_image: Some("example.com/ca:v1".to_owned()),
+            ..RenderSettings::default()
         },
     )
     .expect("renders");
@@ -507,4 +496,115 @@ fn rendering_is_deterministic() {
     let a = serde_json::to_string(&objects(BASE)).expect("json");
     let b = serde_json::to_string(&objects(BASE)).expect("json");
     assert_eq!(a, b);
+}
+
+fn manifests(name: &str, text: &str) -> Vec<plinth_core::manifest::Document> {
+    plinth_core::manifest::parse_str(name, text).expect("parses")
+}
+
+fn with_addons(pairs: &[(&str, Vec<plinth_core::manifest::Document>)]) -> RenderSettings {
+    RenderSettings {
+        addon_manifests: pairs
+            .iter()
+            .map(|(n, d)| ((*n).to_owned(), d.clone()))
+            .collect(),
+        ..RenderSettings::default()
+    }
+}
+
+#[test]
+fn addon_manifests_go_through_a_cluster_resource_set() {
+    let calico = manifests(
+        "calico.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: calico-system\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\n  namespace: calico-system\n\
+         stringData:\n  k: v\n---\n\
+         apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: calico-node\n  namespace: calico-system\n",
+    );
+    let settings = with_addons(&[("calico", calico)]);
+    let objs = render(&one(BASE), &settings).expect("renders");
+    assert_eq!(
+        plinth_fleet::addons_without_manifests(&one(BASE), &settings),
+        ["metrics-server"]
+    );
+    let crs = find(&objs, "ClusterResourceSet", "demo-addons");
+    assert_eq!(
+        crs["spec"]["clusterSelector"]["matchLabels"]["cluster.x-k8s.io/cluster-name"],
+        "demo"
+    );
+    assert_eq!(
+        crs["spec"]["resources"],
+        serde_json::json!([
+            {"kind": "ConfigMap", "name": "demo-addon-calico"},
+            {"kind": "Secret", "name": "demo-addon-calico-secrets"}
+        ])
+    );
+    let cm = find(&objs, "ConfigMap", "demo-addon-calico");
+    let text = cm["data"]["calico.yaml"].as_str().expect("data");
+    let back = plinth_core::manifest::parse_str("cm", text).expect("the ConfigMap holds YAML");
+    let kinds: Vec<&str> = back
+        .iter()
+        .map(|d| d.value()["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["Namespace", "DaemonSet"],
+        "the Secret stays out of the ConfigMap"
+    );
+    let secret = find(&objs, "Secret", "demo-addon-calico-secrets");
+    assert_eq!(
+        secret["type"],
+        plinth_fleet::render::RESOURCE_SET_SECRET_TYPE
+    );
+    assert!(secret["data"]["calico.yaml"].is_string());
+    assert!(!text.contains("stringData"));
+}
+
+#[test]
+fn large_addons_are_split_and_bad_documents_refused() {
+    let blob = "x".repeat(300 * 1024);
+    let mut text = String::new();
+    for i in 0..7 {
+        text.push_str(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: part-{i}\ndata:\n  blob: {blob}\n---\n"
+        ));
+    }
+    let settings = with_addons(&[("calico", manifests("big.yaml", &text))]);
+    let objs = render(&one(BASE), &settings).expect("renders");
+    let cms: Vec<&Value> = objs
+        .iter()
+        .filter(|o| {
+            o["kind"] == "ConfigMap" && o["metadata"]["labels"]["plinth.io/addon"] == "calico"
+        })
+        .collect();
+    // 7 documents of ~300 KiB: two per ConfigMap.
+    assert_eq!(cms.len(), 4);
+    for cm in &cms {
+        let size = cm["data"]["calico.yaml"].as_str().expect("data").len();
+        assert!(size <= plinth_fleet::render::CONFIGMAP_BUDGET, "{size}");
+    }
+    assert_eq!(cms[1]["metadata"]["name"], "demo-addon-calico-2");
+
+    let nameless = manifests(
+        "bad.yaml",
+        "apiVersion: v1\nkind: Namespace\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {}\n",
+    );
+    let err = render(&one(BASE), &with_addons(&[("calico", nameless)])).expect_err("refused");
+    let msg = err.to_string();
+    assert!(msg.starts_with("add-on calico: bad.yaml:1"), "{msg}");
+    assert!(msg.contains("metadata.name"), "{msg}");
+
+    let huge = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  blob: {}\n",
+        "y".repeat(1024 * 1024)
+    );
+    let err = render(
+        &one(BASE),
+        &with_addons(&[("calico", manifests("huge.yaml", &huge))]),
+    )
+    .expect_err("refused");
+    assert!(
+        err.to_string().contains("larger than one ConfigMap"),
+        "{err}"
+    );
 }

@@ -620,6 +620,11 @@ pub struct FleetCreateArgs {
     /// Kubernetes minor).
     #[arg(long, value_name = "IMAGE")]
     pub autoscaler_image: Option<String>,
+    /// Directory with each workload add-on's manifests as `NAME.yaml` (the pinned
+    /// release YAML the platform team vendors); every add-on the spec names must have
+    /// one. Without it, workload add-ons are not installed (a warning says which).
+    #[arg(long, value_name = "DIR")]
+    pub addons_dir: Option<PathBuf>,
     /// How long to wait for provisioning, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
     pub timeout: u64,
@@ -666,6 +671,11 @@ pub struct FleetRenderArgs {
     /// Kubernetes minor).
     #[arg(long, value_name = "IMAGE")]
     pub autoscaler_image: Option<String>,
+    /// Directory with each workload add-on's manifests as `NAME.yaml` (the pinned
+    /// release YAML the platform team vendors); every add-on the spec names must have
+    /// one. Without it, workload add-ons are not installed (a warning says which).
+    #[arg(long, value_name = "DIR")]
+    pub addons_dir: Option<PathBuf>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: FleetRenderFormat,

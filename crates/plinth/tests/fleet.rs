@@ -99,3 +99,57 @@ async fn every_rendered_object_passes_strict_server_side_apply() {
         "{again}"
     );
 }
+
+#[test]
+fn addon_manifests_are_all_or_refused_and_the_gap_is_reported() {
+    // Without --addons-dir: objects render, and stderr names the add-ons not installed.
+    let o = plinth(&["fleet", "render", s(&example())]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("add-ons aws-cloud-controller-manager, aws-ebs-csi-driver"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("ClusterResourceSet"));
+
+    // With a directory that lacks some: exit 2 naming each missing file, no output.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("calico.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: calico-system\n",
+    )
+    .expect("write");
+    let o = plinth(&[
+        "fleet",
+        "render",
+        s(&example()),
+        "--addons-dir",
+        s(dir.path()),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("aws-ebs-csi-driver.yaml"), "{err}");
+    assert!(!err.contains("calico.yaml"), "{err}");
+
+    // A document without a name: exit 2 with the file and line.
+    std::fs::write(
+        dir.path().join("calico.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: calico-system\n---\napiVersion: v1\nkind: ServiceAccount\n",
+    )
+    .expect("write");
+    let spec = dir.path().join("spec.yaml");
+    let text = std::fs::read_to_string(example()).expect("example");
+    let start = text.find("  addons:\n").expect("addons");
+    let end = text.find("  backup:\n").expect("backup");
+    std::fs::write(
+        &spec,
+        format!("{}  addons: [calico]\n{}", &text[..start], &text[end..]),
+    )
+    .expect("write");
+    let o = plinth(&["fleet", "render", s(&spec), "--addons-dir", s(dir.path())]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("calico.yaml:6"), "{err}");
+    assert!(err.contains("metadata.name"), "{err}");
+}

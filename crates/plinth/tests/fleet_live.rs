@@ -27,6 +27,51 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SET_LABEL: &str = "plinth.dev/apply-set";
+/// The AWS cloud controller manager's manifests come from this module's kustomize base
+/// (`examples/existing-cluster/base`, plain objects, no transformers), fetched at test
+/// time: real upstream YAML through the ClusterResourceSet, nothing typed in here.
+const CLOUD_PROVIDER_AWS: (&str, &str) = ("k8s.io/cloud-provider-aws", "v1.37.1");
+
+/// An add-ons directory with the AWS cloud controller manager's upstream manifests, and
+/// the kinds they hold in order.
+fn addons_dir(dir: &Path) -> (String, Vec<String>) {
+    let module = plinth_testenv::gomod::module_dir(CLOUD_PROVIDER_AWS.0, CLOUD_PROVIDER_AWS.1)
+        .expect("cloud-provider-aws module");
+    let base = module.join("examples/existing-cluster/base");
+    let mut files: Vec<_> = std::fs::read_dir(&base)
+        .expect("base")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "kustomization.yaml"))
+        .collect();
+    files.sort();
+    let text = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("read").trim().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    let kinds = plinth_core::manifest::parse_str("upstream", &text)
+        .expect("upstream YAML parses")
+        .iter()
+        .map(|d| d.value()["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let out = dir.join("addons");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    std::fs::write(out.join("aws-cloud-controller-manager.yaml"), text).expect("write");
+    (out.to_str().expect("UTF-8").to_owned(), kinds)
+}
+
+/// The example with only the add-ons this test has upstream manifests for (plus the
+/// management-side cluster autoscaler).
+fn with_test_addons(spec: &str) -> String {
+    let start = spec.find("  addons:\n").expect("the example names add-ons");
+    let end = spec.find("  backup:\n").expect("backup follows add-ons");
+    format!(
+        "{}  addons:\n    - aws-cloud-controller-manager\n    - cluster-autoscaler\n{}",
+        &spec[..start],
+        &spec[end..]
+    )
+}
 
 fn plinth(args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_plinth"))
@@ -95,7 +140,8 @@ async fn create_watches_until_provisioned_list_reports_and_delete_removes_the_se
     let slow = format!("slow-{suffix}");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = example();
+    let text = with_test_addons(&example());
+    let (addons, addon_kinds) = addons_dir(dir.path());
     let spec = dir.path().join("cluster.yaml");
     let renamed = text.replacen("name: prod-us-east", &format!("name: {name}"), 1);
     assert_ne!(renamed, text);
@@ -126,6 +172,8 @@ async fn create_watches_until_provisioned_list_reports_and_delete_removes_the_se
         "fleet",
         "create",
         &slow_spec,
+        "--addons-dir",
+        &addons,
         "--namespace",
         &ns,
         "--timeout",
@@ -148,6 +196,8 @@ async fn create_watches_until_provisioned_list_reports_and_delete_removes_the_se
             "fleet",
             "create",
             &spec,
+            "--addons-dir",
+            &addons,
             "--namespace",
             &ns,
             "--timeout",
@@ -274,6 +324,8 @@ async fn create_watches_until_provisioned_list_reports_and_delete_removes_the_se
         "fleet",
         "create",
         &spec,
+        "--addons-dir",
+        &addons,
         "--namespace",
         &ns,
         "--no-wait",
@@ -289,6 +341,40 @@ async fn create_watches_until_provisioned_list_reports_and_delete_removes_the_se
     assert!(total > 10, "{again}");
     assert_eq!(summary["unchanged"].as_u64(), Some(total as u64), "{again}");
     assert_eq!(summary["set"], format!("fleet-{name}"));
+
+    // The add-on's upstream manifests reach the ClusterResourceSet's ConfigMap intact.
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let cm = cms
+        .get(&format!("{name}-addon-aws-cloud-controller-manager"))
+        .await
+        .expect("the add-on ConfigMap exists");
+    let data = cm
+        .data
+        .and_then(|d| d.get("aws-cloud-controller-manager.yaml").cloned())
+        .expect("manifests key");
+    let stored: Vec<String> = plinth_core::manifest::parse_str("configmap", &data)
+        .expect("the ConfigMap holds YAML")
+        .iter()
+        .map(|d| d.value()["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(stored, addon_kinds);
+    assert!(
+        addon_kinds.iter().any(|k| k == "DaemonSet"),
+        "{addon_kinds:?}"
+    );
+    let crs = api(&resource(
+        &applier,
+        "addons.cluster.x-k8s.io/v1beta2",
+        "ClusterResourceSet",
+    )
+    .await)
+    .get(&format!("{name}-addons"))
+    .await
+    .expect("ClusterResourceSet");
+    assert_eq!(
+        crs.data["spec"]["resources"],
+        json!([{"kind": "ConfigMap", "name": format!("{name}-addon-aws-cloud-controller-manager")}])
+    );
 
     // list agrees with the objects.
     let o = plinth(&["fleet", "list", "-o", "json", "--kubeconfig", &kubeconfig]);

@@ -10,10 +10,14 @@
 mod addons;
 mod cluster;
 
+pub use addons::{ADDON_LABEL, CONFIGMAP_BUDGET, RESOURCE_SET_SECRET_TYPE};
 pub use cluster::SPEC_ANNOTATION;
 mod control_plane;
 mod pools;
 
+use std::collections::BTreeMap;
+
+use plinth_core::manifest::Document;
 use serde_json::{Value, json};
 
 use crate::FleetError;
@@ -40,7 +44,7 @@ pub const AUTOSCALER_MIN: &str = "cluster.x-k8s.io/cluster-api-autoscaler-node-g
 pub const AUTOSCALER_MAX: &str = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size";
 
 /// Choices that are not part of a cluster's spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RenderSettings {
     /// Namespace of every object in the management cluster (default `default`).
     pub namespace: String,
@@ -49,6 +53,10 @@ pub struct RenderSettings {
     /// Kubernetes minor (the autoscaler is released once per Kubernetes minor and should
     /// match it).
     pub autoscaler_image: Option<String>,
+    /// Each workload add-on's manifests by add-on name (documents as the shell read
+    /// them, so errors point at their file and line). An add-on the spec names without
+    /// an entry here is not installed (see [`addons_without_manifests`]).
+    pub addon_manifests: BTreeMap<String, Vec<Document>>,
 }
 
 impl Default for RenderSettings {
@@ -56,6 +64,7 @@ impl Default for RenderSettings {
         RenderSettings {
             namespace: "default".to_owned(),
             autoscaler_image: None,
+            addon_manifests: BTreeMap::new(),
         }
     }
 }
@@ -81,9 +90,29 @@ pub fn render(
         out.push(pools::config_template(&ctx, pool));
         out.push(pools::machine_deployment(&ctx, pool));
     }
-    out.extend(addons::objects(&ctx));
+    out.extend(addons::objects(&ctx)?);
     out.push(cluster::cluster(&ctx));
     Ok(out)
+}
+
+/// The workload add-ons `cluster` names for which `settings` holds no manifests, sorted:
+/// they render nothing, and a shell should say so.
+pub fn addons_without_manifests(
+    cluster: &ManagedCluster,
+    settings: &RenderSettings,
+) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = cluster
+        .spec
+        .addons
+        .iter()
+        .filter_map(|n| crate::addons::find(n))
+        .filter(|a| a.placement == crate::addons::Placement::Workload)
+        .filter(|a| !settings.addon_manifests.contains_key(a.name))
+        .map(|a| a.name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// What every part of the render needs.

@@ -3,8 +3,12 @@
 //! bad spec. `create`, `list` and `delete` drive the management cluster (see
 //! [`super::fleet_live`]).
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use anyhow::Context;
-use plinth_fleet::RenderSettings;
+use plinth_core::manifest::Document;
+use plinth_fleet::{ManagedCluster, RenderSettings};
 use serde_json::{Value, json};
 
 use super::fleet_live;
@@ -24,6 +28,59 @@ pub async fn run(cluster: &ClusterArgs, command: FleetCommand) -> anyhow::Result
     }
 }
 
+/// Reads `DIR/ADDON.yaml` for every workload add-on the clusters name; a missing file is
+/// an error naming it (exit 2), so a named add-on is never silently left out.
+pub(super) fn addon_manifests(
+    dir: Option<&Path>,
+    clusters: &[ManagedCluster],
+) -> anyhow::Result<BTreeMap<String, Vec<Document>>> {
+    let mut out = BTreeMap::new();
+    let Some(dir) = dir else {
+        return Ok(out);
+    };
+    let probe = RenderSettings::default();
+    let mut missing = Vec::new();
+    for c in clusters {
+        for name in plinth_fleet::addons_without_manifests(c, &probe) {
+            if out.contains_key(name) {
+                continue;
+            }
+            let path = dir.join(format!("{name}.yaml"));
+            if !path.is_file() {
+                missing.push(path.display().to_string());
+                continue;
+            }
+            let docs =
+                plinth_core::manifest::read_file(&path).map_err(|e| manifest_errors(vec![e]))?;
+            out.insert(name.to_owned(), docs);
+        }
+    }
+    if !missing.is_empty() {
+        missing.sort();
+        missing.dedup();
+        return Err(anyhow::anyhow!(
+            "--addons-dir {}: no manifests for add-ons the spec names: {}; put each add-on's pinned release manifests there (e.g. `helm template` output) or remove it from spec.addons",
+            dir.display(),
+            missing.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// Says on stderr which named add-ons render nothing because no manifests were given.
+pub(super) fn warn_uninstalled_addons(clusters: &[ManagedCluster], settings: &RenderSettings) {
+    for c in clusters {
+        let names = plinth_fleet::addons_without_manifests(c, settings);
+        if !names.is_empty() {
+            output::notice(format!(
+                "warning: cluster {}: add-ons {} are not installed: no manifests given (--addons-dir DIR with DIR/NAME.yaml)",
+                c.metadata.name,
+                names.join(", ")
+            ));
+        }
+    }
+}
+
 fn render(args: &FleetRenderArgs) -> anyhow::Result<Outcome> {
     let docs =
         plinth_core::manifest::read_file(&args.spec).map_err(|e| manifest_errors(vec![e]))?;
@@ -34,6 +91,7 @@ fn render(args: &FleetRenderArgs) -> anyhow::Result<Outcome> {
     let settings = RenderSettings {
         namespace: args.namespace.clone(),
         autoscaler_image: args.autoscaler_image.clone(),
+        addon_manifests: addon_manifests(args.addons_dir.as_deref(), &clusters)?,
     };
     let mut objects: Vec<Value> = Vec::new();
     for c in &clusters {
@@ -42,20 +100,7 @@ fn render(args: &FleetRenderArgs) -> anyhow::Result<Outcome> {
                 .with_context(|| format!("rendering cluster {:?}", c.metadata.name))?,
         );
     }
-    // Say on stderr which add-ons are not deliverable yet (their ConfigMaps carry only a
-    // namespace until the upstream manifests are bundled), so nobody mistakes them for
-    // installed add-ons.
-    let incomplete: Vec<&str> = objects
-        .iter()
-        .filter(|o| o["metadata"]["annotations"]["plinth.io/addon-manifests"].is_string())
-        .filter_map(|o| o["metadata"]["labels"]["plinth.io/addon"].as_str())
-        .collect();
-    if !incomplete.is_empty() {
-        output::notice(format!(
-            "warning: add-on manifests are not bundled yet for {}; their ClusterResourceSet ConfigMaps create only the namespace",
-            incomplete.join(", ")
-        ));
-    }
+    warn_uninstalled_addons(&clusters, &settings);
     match args.output {
         FleetRenderFormat::Json => {
             output::json(&json!({"apiVersion": "v1", "kind": "List", "items": objects}));

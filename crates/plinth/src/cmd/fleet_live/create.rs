@@ -13,7 +13,12 @@ pub async fn create(cluster: &ClusterArgs, args: &FleetCreateArgs) -> anyhow::Re
     let settings = RenderSettings {
         namespace: args.namespace.clone(),
         autoscaler_image: args.autoscaler_image.clone(),
+        addon_manifests: super::super::fleet::addon_manifests(
+            args.addons_dir.as_deref(),
+            &clusters,
+        )?,
     };
+    super::super::fleet::warn_uninstalled_addons(&clusters, &settings);
     let (client, _conn, _info) = plinth_kube::config::connect(&cluster.options()).await?;
 
     let mut summaries = Vec::new();
