@@ -304,6 +304,55 @@ async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
         })
     };
 
+    // A machine of the first pool (by name) that stays on the old version and reports
+    // why, so the stuck rollout below must name it.
+    let mut pool_names: Vec<String> = mds
+        .list(&selector)
+        .await
+        .expect("mds")
+        .items
+        .iter()
+        .filter_map(|m| m.metadata.name.clone())
+        .collect();
+    pool_names.sort();
+    let first_pool = pool_names.first().expect("pools").clone();
+    let machines: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns,
+        &resource("cluster.x-k8s.io/v1beta2", "Machine").await,
+    );
+    let machine = format!("{first_pool}-abcde");
+    let mut m: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "cluster.x-k8s.io/v1beta2",
+        "kind": "Machine",
+        "metadata": {"name": machine, "namespace": ns, "labels": {
+            "cluster.x-k8s.io/cluster-name": name,
+            "cluster.x-k8s.io/deployment-name": first_pool}},
+        "spec": {
+            "clusterName": name,
+            "version": "v1.28.5",
+            "bootstrap": {"dataSecretName": format!("{machine}-bootstrap")},
+            "infrastructureRef": {"apiGroup": "infrastructure.cluster.x-k8s.io",
+                "kind": "AWSMachine", "name": machine},
+        },
+    }))
+    .expect("machine");
+    m.metadata.resource_version = None;
+    machines
+        .create(&Default::default(), &m)
+        .await
+        .expect("create machine");
+    machines
+        .patch_status(
+            &machine,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"phase": "Running", "conditions": [{
+                "type": "Deleting", "status": "True", "reason": "WaitingForPreDrainHook",
+                "message": "pre-drain hook pending", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})),
+        )
+        .await
+        .expect("machine status");
+
     // First run: only the control plane gets rolled out; the first pool never finishes,
     // so the command times out there (exit 1), as an interruption would leave it.
     let o = plinth(
@@ -327,7 +376,13 @@ async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("run the same command again"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("run the same command again"), "{err}");
+    assert!(
+        err.contains(&format!("Machine/{machine}: v1.28.5, phase Running")),
+        "the stuck machine is named: {err}"
+    );
+    assert!(err.contains("WaitingForPreDrainHook"), "{err}");
     let cp_generation = kcps.list(&ListParams::default()).await.expect("kcp").items[0]
         .metadata
         .generation;

@@ -91,7 +91,16 @@ pub async fn upgrade(cluster: &ClusterArgs, args: &FleetUpgradeArgs) -> anyhow::
                 output::notice(format!("{}: rolled out at {}", step.object, step.to));
             }
             Err(_) => {
-                let now = read_state().await?;
+                // Name the machines too: which are behind, in which phase, and why.
+                let machine_kind = resolve(&applier, CLUSTER_GROUP, "Machine").await?;
+                let machines: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), ns, &machine_kind);
+                let listed = machines
+                    .list(&ListParams::default().labels(&format!("{CLUSTER_NAME_LABEL}={name}")))
+                    .await
+                    .with_context(|| format!("listing the Machines of {ns}/{name}"))?;
+                let machine_values: Vec<Value> = listed.items.iter().map(to_value).collect();
+                let now = read_state().await?.with_machines(&machine_values);
                 output::notice(format!(
                     "timed out after {}s waiting for {}; run the same command again to continue",
                     args.timeout, step.object
