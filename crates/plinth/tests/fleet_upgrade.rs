@@ -445,4 +445,72 @@ async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
     );
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to do"));
+
+    // The recorded spec follows the upgrade.
+    let clusters: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns,
+        &resource("cluster.x-k8s.io/v1beta2", "Cluster").await,
+    );
+    let recorded = clusters.get(&name).await.expect("cluster");
+    let recorded: serde_json::Value = serde_json::from_str(
+        &recorded.metadata.annotations.expect("annotations")["plinth.io/managed-cluster"],
+    )
+    .expect("spec JSON");
+    assert_eq!(recorded["spec"]["kubernetesVersion"], "v1.29.0");
+
+    // Re-applying the old spec would downgrade the cluster: refused, nothing changed.
+    let before = generations(all(kcps.clone(), mds.clone(), selector.clone()).await);
+    let o = plinth(
+        &[
+            &["fleet", "create", spec.to_str().expect("utf8"), "--no-wait"][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("would downgrade"), "{err}");
+    assert_eq!(
+        generations(all(kcps.clone(), mds.clone(), selector.clone()).await),
+        before
+    );
+    // A spec that skips ahead is sent to `fleet upgrade` instead.
+    let ahead = dir.path().join("ahead.yaml");
+    let text = std::fs::read_to_string(&spec).expect("spec");
+    std::fs::write(&ahead, text.replace("v1.28.5", "v1.30.1")).expect("write");
+    let o = plinth(
+        &[
+            &[
+                "fleet",
+                "create",
+                ahead.to_str().expect("utf8"),
+                "--no-wait",
+            ][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("plinth fleet upgrade"));
+    // The spec brought up to date applies, and changes no machine.
+    let current = dir.path().join("current.yaml");
+    std::fs::write(&current, text.replace("v1.28.5", "v1.29.0")).expect("write");
+    let o = plinth(
+        &[
+            &[
+                "fleet",
+                "create",
+                current.to_str().expect("utf8"),
+                "--no-wait",
+            ][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        generations(all(kcps.clone(), mds.clone(), selector.clone()).await),
+        before
+    );
 }

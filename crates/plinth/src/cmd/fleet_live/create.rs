@@ -21,8 +21,9 @@ pub async fn create(cluster: &ClusterArgs, args: &FleetCreateArgs) -> anyhow::Re
     super::super::fleet::warn_uninstalled_addons(&clusters, &settings);
     let (client, _conn, _info) = plinth_kube::config::connect(&cluster.options()).await?;
 
-    let mut summaries = Vec::new();
-    let mut targets = Vec::new();
+    // Everything is rendered and checked before the first write, so a bad cluster in a
+    // multi-cluster file leaves nothing half-applied.
+    let mut prepared = Vec::new();
     for c in &clusters {
         let name = c.metadata.name.clone();
         let objects = plinth_fleet::render(c, &settings)
@@ -40,6 +41,22 @@ pub async fn create(cluster: &ClusterArgs, args: &FleetCreateArgs) -> anyhow::Re
         let source = format!("{} (rendered {name})", args.spec.display());
         let rendered = plinth_core::manifest::parse_str(&source, &text)
             .map_err(|e| manifest_errors(vec![e]))?;
+        prepared.push((
+            name,
+            c.spec.kubernetes_version.clone(),
+            rendered,
+            deployments,
+        ));
+    }
+    let applier = Applier::new(client.clone(), FIELD_MANAGER);
+    let kinds = kinds(&applier).await?;
+    for (name, version, _, _) in &prepared {
+        keeps_version(&client, &kinds, &args.namespace, name, version).await?;
+    }
+
+    let mut summaries = Vec::new();
+    let mut targets = Vec::new();
+    for (name, _, rendered, deployments) in prepared {
         let opts = SetOptions {
             name: set_name(&name),
             field_manager: FIELD_MANAGER.to_owned(),
@@ -58,8 +75,6 @@ pub async fn create(cluster: &ClusterArgs, args: &FleetCreateArgs) -> anyhow::Re
         return Ok(Outcome::Ok);
     }
 
-    let applier = Applier::new(client.clone(), FIELD_MANAGER);
-    let kinds = kinds(&applier).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
     for (name, deployments) in &targets {
         output::notice(format!(
@@ -368,4 +383,61 @@ pub(super) async fn track(
             }
         }
     }
+}
+
+/// Refuses to apply a spec whose Kubernetes version differs from what the existing
+/// cluster's control plane asks for: applying it would downgrade an upgraded cluster, or
+/// change every machine's version at once, bypassing `fleet upgrade`'s order and checks.
+async fn keeps_version(
+    client: &kube::Client,
+    kinds: &Kinds,
+    ns: &str,
+    name: &str,
+    spec_version: &str,
+) -> anyhow::Result<()> {
+    let clusters: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &kinds.cluster);
+    let Some(existing) = clusters
+        .get_opt(name)
+        .await
+        .with_context(|| format!("reading Cluster {ns}/{name}"))?
+    else {
+        return Ok(());
+    };
+    let Some(cp_name) = to_value(&existing)["spec"]["controlPlaneRef"]["name"]
+        .as_str()
+        .map(str::to_owned)
+    else {
+        return Ok(());
+    };
+    let cps: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &kinds.control_plane);
+    let Some(cp) = cps
+        .get_opt(&cp_name)
+        .await
+        .with_context(|| format!("reading KubeadmControlPlane {ns}/{cp_name}"))?
+    else {
+        return Ok(());
+    };
+    let live = to_value(&cp)["spec"]["version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if live.is_empty() || live == spec_version {
+        return Ok(());
+    }
+    let (Ok(live_v), Ok(spec_v)) = (
+        live.parse::<plinth_fleet::version::KubeVersion>(),
+        spec_version.parse::<plinth_fleet::version::KubeVersion>(),
+    ) else {
+        anyhow::bail!(
+            "cluster {ns}/{name}: the control plane asks for {live:?} and the spec for {spec_version:?}; make them agree before applying"
+        );
+    };
+    if spec_v < live_v {
+        anyhow::bail!(
+            "refused: cluster {ns}/{name} runs {live_v} and the spec says {spec_v}; applying it would downgrade the cluster. Set kubernetesVersion: {live_v} in the spec (the cluster was upgraded since it was created)"
+        );
+    }
+    anyhow::bail!(
+        "refused: cluster {ns}/{name} runs {live_v} and the spec says {spec_v}; change versions with `plinth fleet upgrade {name} --to {spec_v}` (control plane first, then each pool), then apply the spec"
+    );
 }

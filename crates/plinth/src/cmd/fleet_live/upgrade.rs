@@ -42,6 +42,7 @@ pub async fn upgrade(cluster: &ClusterArgs, args: &FleetUpgradeArgs) -> anyhow::
     // Every refusal happens here, before the first patch.
     let plan = plinth_fleet::upgrade::plan(&state, &target).map_err(|e| anyhow!("refused: {e}"))?;
     if plan.is_empty() {
+        record_version(&clusters, &object, &target).await?;
         output::line(format!(
             "cluster {ns}/{name} already runs {target}; nothing to do"
         ));
@@ -112,6 +113,45 @@ pub async fn upgrade(cluster: &ClusterArgs, args: &FleetUpgradeArgs) -> anyhow::
             }
         }
     }
+    record_version(&clusters, &object, &target).await?;
     output::line(format!("cluster {ns}/{name} upgraded to {target}"));
     Ok(Outcome::Ok)
+}
+
+/// Brings the spec recorded on the Cluster (`plinth.io/managed-cluster`) to the version the
+/// cluster now runs, so `describe` prices and reviews what is there. Untouched when the
+/// annotation is absent or already says so.
+async fn record_version(
+    clusters: &Api<DynamicObject>,
+    cluster: &DynamicObject,
+    target: &plinth_fleet::version::KubeVersion,
+) -> anyhow::Result<()> {
+    let annotation = plinth_fleet::render::SPEC_ANNOTATION;
+    let Some(text) = cluster
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(annotation))
+    else {
+        return Ok(());
+    };
+    let Ok(mut spec) = serde_json::from_str::<Value>(text) else {
+        return Ok(());
+    };
+    let version = target.to_string();
+    if spec["spec"]["kubernetesVersion"].as_str() == Some(version.as_str()) {
+        return Ok(());
+    }
+    spec["spec"]["kubernetesVersion"] = json!(version);
+    let name = object_name(cluster);
+    let params = kube::api::PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..Default::default()
+    };
+    let patch = json!({"metadata": {"annotations": {annotation: spec.to_string()}}});
+    clusters
+        .patch(&name, &params, &kube::api::Patch::Merge(&patch))
+        .await
+        .with_context(|| format!("recording {version} in the spec annotation of Cluster {name}"))?;
+    Ok(())
 }
