@@ -48,6 +48,12 @@ pub struct ClusterSpec {
     pub node_pools: Vec<NodePool>,
     /// Address ranges and zones.
     pub networking: Networking,
+    /// Machine images pinned per Kubernetes version (`v1.29.4: ami-0abc...`): the
+    /// machines of a version boot that AMI; a version without an entry uses the AWS
+    /// provider's image lookup for it. `fleet upgrade` switches the machine templates
+    /// to the target version's image together with the version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub machine_images: BTreeMap<String, String>,
     /// Add-ons by name (see [`crate::addons::KNOWN`]).
     #[serde(default)]
     pub addons: Vec<String>,

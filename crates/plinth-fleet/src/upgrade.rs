@@ -294,6 +294,9 @@ pub struct UpgradeStep {
     /// JSON merge patch to apply; `None` when the object already asks for the target
     /// and only its rollout is awaited (an interrupted run).
     pub patch: Option<Value>,
+    /// Templates the patch points at, to be created (server-side applied) before it is
+    /// sent; see [`with_templates`]. Empty for a version-only patch.
+    pub templates: Vec<Value>,
 }
 
 impl UpgradeStep {
@@ -312,7 +315,17 @@ impl UpgradeStep {
 
     /// A one-line description for a printed plan.
     pub fn describe(&self) -> String {
-        match &self.patch {
+        let templates: Vec<&str> = self
+            .templates
+            .iter()
+            .filter_map(|t| t["metadata"]["name"].as_str())
+            .collect();
+        let with = if templates.is_empty() {
+            String::new()
+        } else {
+            format!(" (templates {})", templates.join(", "))
+        };
+        let line = match &self.patch {
             Some(_) => format!(
                 "{}: {} -> {}, wait for the rollout",
                 self.object, self.from, self.to
@@ -321,7 +334,8 @@ impl UpgradeStep {
                 "{}: already asks for {}, wait for the rollout",
                 self.object, self.to
             ),
-        }
+        };
+        line.replacen(", wait", &format!("{with}, wait"), 1)
     }
 }
 
@@ -413,7 +427,65 @@ fn step(obj: &Versioned, target: &KubeVersion, patch: Value) -> UpgradeStep {
         from: obj.spec_version,
         to: *target,
         patch: (obj.spec_version != *target).then_some(patch),
+        templates: Vec::new(),
     }
+}
+
+/// Moves the machine templates along with the version: `rendered` is the cluster's
+/// recorded spec rendered at the plan's target (templates are named by content, so an
+/// image pinned for the target in `spec.machineImages` makes new ones). Each step that
+/// patches a control plane or MachineDeployment the render holds also points it at the
+/// rendered templates, in the same patch as the version, so the rollout replaces every
+/// machine once; the step lists those templates, which must exist before the patch.
+/// Objects the render does not hold keep a version-only patch. Unchanged template names
+/// make the reference part of a patch a no-op.
+pub fn with_templates(mut plan: UpgradePlan, rendered: &[Value]) -> UpgradePlan {
+    let find = |kind: &str, name: &str| {
+        rendered
+            .iter()
+            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+    };
+    for step in &mut plan.steps {
+        let Some(patch) = step.patch.as_mut() else {
+            continue;
+        };
+        let Some(object) = find(&step.object.kind, &step.object.name) else {
+            continue;
+        };
+        let refs: Vec<(&[&str], &Value)> = if step.object.kind == "KubeadmControlPlane" {
+            vec![(
+                &["spec", "machineTemplate", "spec", "infrastructureRef"][..],
+                &object["spec"]["machineTemplate"]["spec"]["infrastructureRef"],
+            )]
+        } else {
+            vec![
+                (
+                    &["spec", "template", "spec", "infrastructureRef"][..],
+                    &object["spec"]["template"]["spec"]["infrastructureRef"],
+                ),
+                (
+                    &["spec", "template", "spec", "bootstrap", "configRef"][..],
+                    &object["spec"]["template"]["spec"]["bootstrap"]["configRef"],
+                ),
+            ]
+        };
+        for (path, reference) in refs {
+            let (Some(kind), Some(name)) = (reference["kind"].as_str(), reference["name"].as_str())
+            else {
+                continue;
+            };
+            let Some(template) = find(kind, name) else {
+                continue;
+            };
+            let mut at = &mut *patch;
+            for key in path {
+                at = &mut at[*key];
+            }
+            *at = reference.clone();
+            step.templates.push(template.clone());
+        }
+    }
+    plan
 }
 
 /// Condition types whose `True` status is the noteworthy one (v1beta2 negative

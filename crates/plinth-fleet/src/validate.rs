@@ -52,6 +52,7 @@ pub(crate) fn check(c: &ManagedCluster) -> Vec<Problem> {
     pools(c, &mut out);
     networking(c, &mut out);
     addon_names(c, &mut out);
+    machine_images(c, &mut out);
     backup(c, &mut out);
     if let Some(secret) = &s.security.encryption_config_secret
         && !is_dns_subdomain(secret)
@@ -345,6 +346,30 @@ fn addon_names(c: &ManagedCluster, out: &mut Vec<Problem>) {
         }
         if c.spec.addons[..i].contains(a) {
             out.push(p(&path, format!("add-on {a:?} is listed twice")));
+        }
+    }
+}
+
+/// `ami-` and 8 or 17 lower-case hexadecimal digits, as EC2 issues image IDs.
+fn valid_ami(s: &str) -> bool {
+    s.strip_prefix("ami-").is_some_and(|h| {
+        (h.len() == 8 || h.len() == 17)
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+fn machine_images(c: &ManagedCluster, out: &mut Vec<Problem>) {
+    for (version, ami) in &c.spec.machine_images {
+        let path = ["spec", "machineImages", version.as_str()];
+        if let Err(e) = version.parse::<KubeVersion>() {
+            out.push(p(&path, format!("key {version:?}: {e}")));
+        }
+        if !valid_ami(ami) {
+            out.push(p(
+                &path,
+                format!("{ami:?} is not an AMI ID (ami- and 8 or 17 hexadecimal digits)"),
+            ));
         }
     }
 }

@@ -68,6 +68,20 @@ fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 
+/// The template of `kind` named `BASE-` and eight hex digits (its content hash).
+fn template<'a>(objs: &'a [Value], kind: &str, base: &str) -> &'a Value {
+    objs.iter()
+        .find(|o| {
+            o["kind"] == kind
+                && o["metadata"]["name"].as_str().is_some_and(|n| {
+                    n.strip_prefix(base)
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|h| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                })
+        })
+        .unwrap_or_else(|| panic!("no {kind} {base}-HASH"))
+}
+
 /// Replaces `from` by `to` once and expects an error at the line of `to` that says `what`.
 fn refused(from: &str, to: &str, what: &str) {
     let text = BASE.replacen(from, to, 1);
@@ -187,20 +201,20 @@ fn control_plane_versions_addons_and_pools_are_checked() {
 #[test]
 fn machines_carry_spot_price_tenancy_and_autoscaler_bounds() {
     let objs = objects(BASE);
-    let batch = find(&objs, "AWSMachineTemplate", "demo-batch");
+    let batch = template(&objs, "AWSMachineTemplate", "demo-batch");
     assert_eq!(
         batch["spec"]["template"]["spec"]["spotMarketOptions"]["maxPrice"],
         "0.40"
     );
     assert!(batch["spec"]["template"]["spec"].get("tenancy").is_none());
-    let secure = find(&objs, "AWSMachineTemplate", "demo-secure");
+    let secure = template(&objs, "AWSMachineTemplate", "demo-secure");
     assert_eq!(secure["spec"]["template"]["spec"]["tenancy"], "dedicated");
     assert!(
         secure["spec"]["template"]["spec"]
             .get("spotMarketOptions")
             .is_none()
     );
-    let general = find(&objs, "AWSMachineTemplate", "demo-general");
+    let general = template(&objs, "AWSMachineTemplate", "demo-general");
     assert_eq!(
         general["spec"]["template"]["spec"]["rootVolume"]["size"],
         80
@@ -208,7 +222,8 @@ fn machines_carry_spot_price_tenancy_and_autoscaler_bounds() {
 
     let md = find(&objs, "MachineDeployment", "demo-general");
     assert_eq!(md["apiVersion"], "cluster.x-k8s.io/v1beta2");
-    assert_eq!(md["spec"]["replicas"], 2);
+    // Autoscaled (2..6): replicas left to Cluster API and the autoscaler.
+    assert!(md["spec"].get("replicas").is_none());
     assert_eq!(md["spec"]["template"]["spec"]["version"], "v1.31.4");
     let ann = &md["metadata"]["annotations"];
     assert_eq!(
@@ -222,10 +237,10 @@ fn machines_carry_spot_price_tenancy_and_autoscaler_bounds() {
     assert_eq!(
         md["spec"]["template"]["spec"]["infrastructureRef"],
         serde_json::json!({"apiGroup": "infrastructure.cluster.x-k8s.io",
-            "kind": "AWSMachineTemplate", "name": "demo-general"})
+            "kind": "AWSMachineTemplate", "name": general["metadata"]["name"]})
     );
 
-    let kct = find(&objs, "KubeadmConfigTemplate", "demo-secure");
+    let kct = template(&objs, "KubeadmConfigTemplate", "demo-secure");
     let reg = &kct["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"];
     assert_eq!(reg["taints"][0]["key"], "dedicated");
     assert_eq!(reg["taints"][0]["effect"], "NoSchedule");
@@ -607,4 +622,105 @@ fn large_addons_are_split_and_bad_documents_refused() {
         err.to_string().contains("larger than one ConfigMap"),
         "{err}"
     );
+}
+
+#[test]
+fn templates_are_named_by_content_and_carry_the_pinned_image() {
+    let objs = objects(BASE);
+    let general = template(&objs, "AWSMachineTemplate", "demo-general")["metadata"]["name"].clone();
+    let cp =
+        template(&objs, "AWSMachineTemplate", "demo-control-plane")["metadata"]["name"].clone();
+    // Same spec, same names.
+    let again = objects(BASE);
+    assert_eq!(
+        template(&again, "AWSMachineTemplate", "demo-general")["metadata"]["name"],
+        general
+    );
+
+    // A changed instance type is a new template, and the pool points at it; the other
+    // pools keep theirs.
+    let bigger = objects(&BASE.replacen("machineType: c5.large", "machineType: c5.xlarge", 1));
+    let new_general = &template(&bigger, "AWSMachineTemplate", "demo-general")["metadata"]["name"];
+    assert_ne!(*new_general, general);
+    assert_eq!(
+        find(&bigger, "MachineDeployment", "demo-general")["spec"]["template"]["spec"]["infrastructureRef"]
+            ["name"],
+        *new_general
+    );
+    assert_eq!(
+        template(&bigger, "AWSMachineTemplate", "demo-control-plane")["metadata"]["name"],
+        cp
+    );
+
+    // An image pinned for the cluster's version goes into every machine template; one
+    // pinned only for another version changes nothing.
+    let pinned = |text: &str| {
+        text.replacen(
+            "  networking:",
+            "  machineImages:\n    v1.31.4: ami-0123456789abcdef0\n    v1.32.0: ami-0fedcba9876543210\n  networking:",
+            1,
+        )
+    };
+    let with_image = objects(&pinned(BASE));
+    for o in with_image
+        .iter()
+        .filter(|o| o["kind"] == "AWSMachineTemplate")
+    {
+        assert_eq!(
+            o["spec"]["template"]["spec"]["ami"]["id"], "ami-0123456789abcdef0",
+            "{}",
+            o["metadata"]["name"]
+        );
+    }
+    assert_ne!(
+        template(&with_image, "AWSMachineTemplate", "demo-control-plane")["metadata"]["name"],
+        cp
+    );
+    let kcp = find(&with_image, "KubeadmControlPlane", "demo-control-plane");
+    assert_eq!(
+        kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"],
+        template(&with_image, "AWSMachineTemplate", "demo-control-plane")["metadata"]["name"]
+    );
+    let other_version = BASE.replacen(
+        "  networking:",
+        "  machineImages:\n    v1.32.0: ami-0fedcba9876543210\n  networking:",
+        1,
+    );
+    assert_eq!(
+        template(
+            &objects(&other_version),
+            "AWSMachineTemplate",
+            "demo-control-plane"
+        )["metadata"]["name"],
+        cp
+    );
+
+    // A fixed-size pool (min == max) states its replicas.
+    let fixed = objects(&BASE.replacen("maxNodes: 6", "maxNodes: 2", 1));
+    assert_eq!(
+        find(&fixed, "MachineDeployment", "demo-general")["spec"]["replicas"],
+        2
+    );
+
+    refused_images();
+}
+
+fn refused_images() {
+    for (entry, what) in [
+        ("v1.31: ami-0123456789abcdef0", "vMAJOR.MINOR.PATCH"),
+        ("v1.31.4: ubuntu-22.04", "not an AMI ID"),
+    ] {
+        let text = BASE.replacen(
+            "  networking:",
+            &format!("  machineImages:\n    {entry}\n  networking:"),
+            1,
+        );
+        let errors = load(&text).expect_err("refused");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("spec.machineImages") && e.contains(what)),
+            "{entry}: {errors:?}"
+        );
+    }
 }

@@ -384,3 +384,114 @@ fn blocking_reports_stuck_objects_conditions_and_machines() {
         ]
     );
 }
+
+/// A spec with pools `general` and `batch` and images pinned for two versions.
+const SPEC: &str = r#"apiVersion: plinth.io/v1alpha1
+kind: ManagedCluster
+metadata:
+  name: demo
+spec:
+  tier: staging
+  region: us-east-1
+  kubernetesVersion: v1.30.4
+  controlPlane:
+    replicas: 3
+    instanceType: c5.xlarge
+  nodePools:
+    - name: general
+      machineType: c5.large
+      minNodes: 2
+      maxNodes: 6
+    - name: batch
+      machineType: c5.2xlarge
+      minNodes: 0
+      maxNodes: 4
+  machineImages:
+    v1.30.4: ami-0123456789abcdef0
+    v1.31.0: ami-0fedcba9876543210
+  networking:
+    vpcCidr: 10.0.0.0/16
+    podCidr: 192.168.0.0/16
+    serviceCidr: 10.128.0.0/12
+"#;
+
+#[test]
+fn templates_move_with_the_version_in_the_same_patch() {
+    let docs = plinth_core::manifest::parse_str("spec.yaml", SPEC).expect("parses");
+    let mut spec = plinth_fleet::clusters(&docs).expect("valid").remove(0);
+    let settings = plinth_fleet::RenderSettings::default();
+    let before = plinth_fleet::render(&spec, &settings).expect("renders");
+    spec.spec.kubernetes_version = "v1.31.0".to_owned();
+    let after = plinth_fleet::render(&spec, &settings).expect("renders");
+
+    let live = state(
+        kcp("v1.30.4", 3, &[("v1.30.4", 3)]),
+        vec![
+            md("general", "v1.30.4", 2, &[("v1.30.4", 2)]),
+            md("batch", "v1.30.4", 1, &[("v1.30.4", 1)]),
+        ],
+    );
+    let plan = upgrade::with_templates(upgrade::plan(&live, &v("v1.31.0")).expect("plan"), &after);
+    assert_eq!(plan.steps.len(), 3);
+    let template_name = |objs: &[Value], kind: &str, prefix: &str| -> String {
+        objs.iter()
+            .find(|o| {
+                o["kind"] == kind
+                    && o["metadata"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with(prefix))
+            })
+            .and_then(|o| o["metadata"]["name"].as_str())
+            .expect("template")
+            .to_owned()
+    };
+    // Control plane: version and its new machine template together.
+    let cp = &plan.steps[0];
+    let patch = cp.patch.as_ref().expect("patch");
+    assert_eq!(patch["spec"]["version"], "v1.31.0");
+    let new_cp = template_name(&after, "AWSMachineTemplate", "demo-control-plane-");
+    assert_ne!(
+        new_cp,
+        template_name(&before, "AWSMachineTemplate", "demo-control-plane-")
+    );
+    assert_eq!(
+        patch["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"],
+        new_cp.as_str()
+    );
+    assert_eq!(cp.templates.len(), 1);
+    assert_eq!(
+        cp.templates[0]["spec"]["template"]["spec"]["ami"]["id"],
+        "ami-0fedcba9876543210"
+    );
+    assert!(cp.describe().contains(&new_cp), "{}", cp.describe());
+    // Pools: machine and bootstrap templates with the version.
+    let batch = &plan.steps[1];
+    assert_eq!(batch.object.name, "demo-batch");
+    let patch = batch.patch.as_ref().expect("patch");
+    let spec_part = &patch["spec"]["template"]["spec"];
+    assert_eq!(spec_part["version"], "v1.31.0");
+    assert_eq!(
+        spec_part["infrastructureRef"]["name"],
+        template_name(&after, "AWSMachineTemplate", "demo-batch-").as_str()
+    );
+    assert_eq!(
+        spec_part["bootstrap"]["configRef"]["kind"],
+        "KubeadmConfigTemplate"
+    );
+    assert_eq!(batch.templates.len(), 2);
+
+    // An object the render does not hold keeps a version-only patch.
+    let foreign = state(
+        kcp("v1.30.4", 3, &[("v1.30.4", 3)]),
+        vec![md("legacy", "v1.30.4", 1, &[("v1.30.4", 1)])],
+    );
+    let plan = upgrade::with_templates(
+        upgrade::plan(&foreign, &v("v1.31.0")).expect("plan"),
+        &after,
+    );
+    assert_eq!(
+        plan.steps[1].patch,
+        Some(json!({"spec": {"template": {"spec": {"version": "v1.31.0"}}}}))
+    );
+    assert!(plan.steps[1].templates.is_empty());
+}

@@ -78,11 +78,15 @@ async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
     )
     .expect("example");
     let spec = dir.path().join("cluster.yaml");
-    std::fs::write(
-        &spec,
-        example.replacen("name: prod-us-east", &format!("name: {name}"), 1),
-    )
-    .expect("write");
+    // Images pinned for both versions: the upgrade must move the templates too.
+    let with_images = example
+        .replacen("name: prod-us-east", &format!("name: {name}"), 1)
+        .replacen(
+            "  networking:",
+            "  machineImages:\n    v1.28.5: ami-0123456789abcdef0\n    v1.29.0: ami-0fedcba9876543210\n  networking:",
+            1,
+        );
+    std::fs::write(&spec, &with_images).expect("write");
     let kubeconfig = env.kubeconfig_path().display().to_string();
     let common = [
         "--namespace",
@@ -446,6 +450,47 @@ async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to do"));
 
+    // Every machine template moved to the image pinned for v1.29.0, created in the
+    // cluster's apply set before the patch that points at it.
+    let templates: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns,
+        &resource(
+            "infrastructure.cluster.x-k8s.io/v1beta2",
+            "AWSMachineTemplate",
+        )
+        .await,
+    );
+    let mut refs = vec![kcps.list(&ListParams::default()).await.expect("kcp").items[0].data["spec"]
+        ["machineTemplate"]["spec"]["infrastructureRef"]["name"]
+        .as_str()
+        .expect("ref")
+        .to_owned()];
+    for m in mds.list(&selector).await.expect("mds").items {
+        refs.push(
+            m.data["spec"]["template"]["spec"]["infrastructureRef"]["name"]
+                .as_str()
+                .expect("ref")
+                .to_owned(),
+        );
+    }
+    assert_eq!(refs.len(), 4);
+    for r in &refs {
+        let t = templates.get(r).await.expect("referenced template exists");
+        assert_eq!(
+            t.data["spec"]["template"]["spec"]["ami"]["id"], "ami-0fedcba9876543210",
+            "{r}"
+        );
+        assert_eq!(
+            t.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("plinth.dev/apply-set")),
+            Some(&format!("fleet-{name}")),
+            "{r}"
+        );
+    }
+
     // The recorded spec follows the upgrade.
     let clusters: Api<DynamicObject> = Api::namespaced_with(
         client.clone(),
@@ -478,7 +523,11 @@ async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
     // A spec that skips ahead is sent to `fleet upgrade` instead.
     let ahead = dir.path().join("ahead.yaml");
     let text = std::fs::read_to_string(&spec).expect("spec");
-    std::fs::write(&ahead, text.replace("v1.28.5", "v1.30.1")).expect("write");
+    std::fs::write(
+        &ahead,
+        text.replace("kubernetesVersion: v1.28.5", "kubernetesVersion: v1.30.1"),
+    )
+    .expect("write");
     let o = plinth(
         &[
             &[
@@ -495,7 +544,11 @@ async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("plinth fleet upgrade"));
     // The spec brought up to date applies, and changes no machine.
     let current = dir.path().join("current.yaml");
-    std::fs::write(&current, text.replace("v1.28.5", "v1.29.0")).expect("write");
+    std::fs::write(
+        &current,
+        text.replace("kubernetesVersion: v1.28.5", "kubernetesVersion: v1.29.0"),
+    )
+    .expect("write");
     let o = plinth(
         &[
             &[

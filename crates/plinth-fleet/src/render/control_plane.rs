@@ -28,10 +28,10 @@ const ENCRYPTION_CONFIG: &str = "/etc/kubernetes/encryption-config.yaml";
 /// The key of the EncryptionConfiguration in its Secret.
 pub const ENCRYPTION_SECRET_KEY: &str = "encryption-config.yaml";
 
-/// The control plane's machines.
+/// The control plane's machines (named by [`super::content_named`]).
 pub(super) fn machine_template(ctx: &Ctx<'_>) -> Value {
     let cp = &ctx.c.spec.control_plane;
-    json!({
+    let mut t = json!({
         "apiVersion": api_version(INFRA_GROUP),
         "kind": "AWSMachineTemplate",
         "metadata": ctx.metadata(&format!("{}-control-plane", ctx.name), &[]),
@@ -41,7 +41,11 @@ pub(super) fn machine_template(ctx: &Ctx<'_>) -> Value {
             "rootVolume": {"size": cp.root_volume_size, "type": "gp3", "encrypted": true},
             "instanceMetadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required"},
         }}},
-    })
+    });
+    if let Some(ami) = ctx.ami() {
+        t["spec"]["template"]["spec"]["ami"] = json!({"id": ami});
+    }
+    t
 }
 
 /// The kubelet settings every machine gets (a JSON merge patch of KubeletConfiguration).
@@ -97,8 +101,8 @@ fn audit_policy() -> Value {
 /// ChaCha20 siblings); TLS 1.3 suites are not configurable.
 const TLS12_CIPHER_SUITES: &str = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256";
 
-/// The KubeadmControlPlane.
-pub(super) fn kubeadm_control_plane(ctx: &Ctx<'_>) -> Value {
+/// The KubeadmControlPlane, its machines from `machine_template`.
+pub(super) fn kubeadm_control_plane(ctx: &Ctx<'_>, machine_template: &str) -> Value {
     let sec = &ctx.c.spec.security;
     let mut api_args: Vec<(&str, String)> = vec![
         (
@@ -155,7 +159,7 @@ pub(super) fn kubeadm_control_plane(ctx: &Ctx<'_>) -> Value {
             "replicas": cp.replicas,
             "version": ctx.c.spec.kubernetes_version,
             "machineTemplate": {"spec": {"infrastructureRef": reference(
-                INFRA_GROUP, "AWSMachineTemplate", &format!("{}-control-plane", ctx.name))}},
+                INFRA_GROUP, "AWSMachineTemplate", machine_template)}},
             "kubeadmConfigSpec": {
                 "clusterConfiguration": {
                     "apiServer": api_server,

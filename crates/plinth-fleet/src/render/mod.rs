@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use plinth_core::manifest::Document;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::FleetError;
 use crate::spec::ManagedCluster;
@@ -83,12 +84,24 @@ pub fn render(
         settings,
     };
     let mut out = vec![cluster::aws_cluster(&ctx)?];
-    out.push(control_plane::machine_template(&ctx));
-    out.push(control_plane::kubeadm_control_plane(&ctx));
+    let (cp_template, cp_name) = content_named(
+        control_plane::machine_template(&ctx),
+        &format!("{}-control-plane", ctx.name),
+    );
+    out.push(cp_template);
+    out.push(control_plane::kubeadm_control_plane(&ctx, &cp_name));
     for pool in &cluster.spec.node_pools {
-        out.push(pools::machine_template(&ctx, pool));
-        out.push(pools::config_template(&ctx, pool));
-        out.push(pools::machine_deployment(&ctx, pool));
+        let base = pools::object_name(&ctx, pool);
+        let (machines, machines_name) = content_named(pools::machine_template(&ctx, pool), &base);
+        let (config, config_name) = content_named(pools::config_template(&ctx, pool), &base);
+        out.push(machines);
+        out.push(config);
+        out.push(pools::machine_deployment(
+            &ctx,
+            pool,
+            &machines_name,
+            &config_name,
+        ));
     }
     out.extend(addons::objects(&ctx)?);
     out.push(cluster::cluster(&ctx));
@@ -115,6 +128,20 @@ pub fn addons_without_manifests(
     names
 }
 
+/// Names a template `BASE-HASH`, HASH the first 8 hex digits of the SHA-256 of its
+/// `spec`. Templates are treated as immutable — the AWS provider refuses changes to an
+/// AWSMachineTemplate's spec, and Cluster API rolls machines only when a reference
+/// changes — so changed content is a new object, and the control plane or
+/// MachineDeployment pointing at it rolls its machines over. Returns the template and
+/// its name.
+pub(crate) fn content_named(mut template: Value, base: &str) -> (Value, String) {
+    let digest = Sha256::digest(template["spec"].to_string().as_bytes());
+    let suffix: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let name = format!("{base}-{suffix}");
+    template["metadata"]["name"] = json!(name);
+    (template, name)
+}
+
 /// What every part of the render needs.
 pub(crate) struct Ctx<'a> {
     pub c: &'a ManagedCluster,
@@ -125,6 +152,16 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The AMI pinned for the cluster's version in `spec.machineImages`, if any.
+    pub fn ami(&self) -> Option<&str> {
+        self.c
+            .spec
+            .machine_images
+            .iter()
+            .find(|(v, _)| v.parse::<KubeVersion>().is_ok_and(|v| v == self.version))
+            .map(|(_, ami)| ami.as_str())
+    }
+
     /// `metadata` with the cluster-name label and `extra` labels.
     pub fn metadata(&self, name: &str, extra: &[(&str, &str)]) -> Value {
         let mut labels = serde_json::Map::new();

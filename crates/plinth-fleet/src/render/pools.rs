@@ -16,11 +16,11 @@ const DEPLOYMENT_NAME_LABEL: &str = "cluster.x-k8s.io/deployment-name";
 /// The label naming the pool on every object of it.
 pub const POOL_LABEL: &str = "plinth.io/node-pool";
 
-fn object_name(ctx: &Ctx<'_>, pool: &NodePool) -> String {
+pub(super) fn object_name(ctx: &Ctx<'_>, pool: &NodePool) -> String {
     format!("{}-{}", ctx.name, pool.name)
 }
 
-/// The pool's machines.
+/// The pool's machines (named by [`super::content_named`]).
 pub(super) fn machine_template(ctx: &Ctx<'_>, pool: &NodePool) -> Value {
     let mut spec = json!({
         "instanceType": pool.machine_type,
@@ -37,6 +37,9 @@ pub(super) fn machine_template(ctx: &Ctx<'_>, pool: &NodePool) -> Value {
     }
     if pool.dedicated {
         spec["tenancy"] = json!("dedicated");
+    }
+    if let Some(ami) = ctx.ami() {
+        spec["ami"] = json!({"id": ami});
     }
     json!({
         "apiVersion": api_version(INFRA_GROUP),
@@ -85,9 +88,16 @@ pub(super) fn config_template(ctx: &Ctx<'_>, pool: &NodePool) -> Value {
     })
 }
 
-/// The pool's MachineDeployment: `minNodes` replicas, the cluster's version, the
-/// autoscaler's bounds as annotations.
-pub(super) fn machine_deployment(ctx: &Ctx<'_>, pool: &NodePool) -> Value {
+/// The pool's MachineDeployment: the cluster's version, its templates, the autoscaler's
+/// bounds as annotations. `replicas` is set only for a fixed-size pool: for an
+/// autoscaled one Cluster API starts it at the lower bound, and leaving the field out of
+/// what plinth applies keeps a re-apply from resetting what the autoscaler chose.
+pub(super) fn machine_deployment(
+    ctx: &Ctx<'_>,
+    pool: &NodePool,
+    machine_template: &str,
+    config_template: &str,
+) -> Value {
     let name = object_name(ctx, pool);
     let mut metadata = ctx.metadata(&name, &[(POOL_LABEL, &pool.name)]);
     metadata["annotations"] = json!({
@@ -95,13 +105,12 @@ pub(super) fn machine_deployment(ctx: &Ctx<'_>, pool: &NodePool) -> Value {
         AUTOSCALER_MIN: pool.min_nodes.to_string(),
     });
     let selector = json!({CLUSTER_NAME_LABEL: ctx.name, DEPLOYMENT_NAME_LABEL: name});
-    json!({
+    let mut md = json!({
         "apiVersion": api_version(CLUSTER_GROUP),
         "kind": "MachineDeployment",
         "metadata": metadata,
         "spec": {
             "clusterName": ctx.name,
-            "replicas": pool.min_nodes,
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": {
@@ -112,10 +121,14 @@ pub(super) fn machine_deployment(ctx: &Ctx<'_>, pool: &NodePool) -> Value {
                 "spec": {
                     "clusterName": ctx.name,
                     "version": ctx.c.spec.kubernetes_version,
-                    "bootstrap": {"configRef": reference(BOOTSTRAP_GROUP, "KubeadmConfigTemplate", &name)},
-                    "infrastructureRef": reference(INFRA_GROUP, "AWSMachineTemplate", &name),
+                    "bootstrap": {"configRef": reference(BOOTSTRAP_GROUP, "KubeadmConfigTemplate", config_template)},
+                    "infrastructureRef": reference(INFRA_GROUP, "AWSMachineTemplate", machine_template),
                 },
             },
         },
-    })
+    });
+    if pool.min_nodes == pool.max_nodes {
+        md["spec"]["replicas"] = json!(pool.min_nodes);
+    }
+    md
 }

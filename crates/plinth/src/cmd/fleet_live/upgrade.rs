@@ -41,6 +41,27 @@ pub async fn upgrade(cluster: &ClusterArgs, args: &FleetUpgradeArgs) -> anyhow::
     let state = read_state().await?;
     // Every refusal happens here, before the first patch.
     let plan = plinth_fleet::upgrade::plan(&state, &target).map_err(|e| anyhow!("refused: {e}"))?;
+    // The recorded spec rendered at the target decides the machine templates.
+    let plan = match recorded_spec(&object) {
+        Some(mut spec) => {
+            spec.spec.kubernetes_version = target.to_string();
+            let settings = RenderSettings {
+                namespace: ns.clone(),
+                ..RenderSettings::default()
+            };
+            let rendered = plinth_fleet::render(&spec, &settings).with_context(|| {
+                format!("rendering the recorded spec of {ns}/{name} at {target}")
+            })?;
+            plinth_fleet::upgrade::with_templates(plan, &rendered)
+        }
+        None => {
+            output::notice(format!(
+                "Cluster {ns}/{name} has no recorded spec ({}): machine templates stay as they are",
+                plinth_fleet::render::SPEC_ANNOTATION
+            ));
+            plan
+        }
+    };
     if plan.is_empty() {
         record_version(&clusters, &object, &target).await?;
         output::line(format!(
@@ -62,6 +83,17 @@ pub async fn upgrade(cluster: &ClusterArgs, args: &FleetUpgradeArgs) -> anyhow::
             &mds
         };
         if let Some(patch) = &step.patch {
+            for template in &step.templates {
+                let mut template = template.clone();
+                template["metadata"]["labels"][SET_LABEL] = json!(set_name(name));
+                let applied = applier
+                    .apply(&template, &plinth_kube::apply::ApplyOptions::default())
+                    .await
+                    .with_context(|| {
+                        format!("creating template {}", template["metadata"]["name"])
+                    })?;
+                tracing::debug!(template = ?applied.metadata.name, "template applied");
+            }
             let params = kube::api::PatchParams {
                 field_manager: Some(FIELD_MANAGER.to_owned()),
                 ..Default::default()
@@ -154,4 +186,14 @@ async fn record_version(
         .await
         .with_context(|| format!("recording {version} in the spec annotation of Cluster {name}"))?;
     Ok(())
+}
+
+/// The ManagedCluster `render` recorded on the Cluster, when present and readable.
+fn recorded_spec(cluster: &DynamicObject) -> Option<plinth_fleet::ManagedCluster> {
+    let text = cluster
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(plinth_fleet::render::SPEC_ANNOTATION)?;
+    serde_json::from_str(text).ok()
 }
