@@ -184,7 +184,10 @@ async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
     assert!(
         with_latest["recommendations"]
             .as_array()
-            .is_some_and(|r| r.iter().any(|x| x["field"] == "spec.kubernetesVersion")),
+            .is_some_and(|r| r.iter().any(|x| x["field"] == "spec.kubernetesVersion"
+                && x["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("minor versions behind")))),
         "an old version is pointed out: {}",
         with_latest["recommendations"]
     );
@@ -274,12 +277,19 @@ async fn upgrade_is_ordered_refuses_unsafe_targets_and_resumes() {
     let order: Arc<Mutex<Vec<String>>> = Arc::default();
     let pools_allowed = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
+    // What every object asks for before the upgrade starts, so that no change can slip
+    // in before the provider's first look.
+    let initial: std::collections::BTreeMap<String, String> =
+        all(kcps.clone(), mds.clone(), selector.clone())
+            .await
+            .iter()
+            .map(|o| (o.metadata.name.clone().unwrap_or_default(), version_of(o)))
+            .collect();
     let provider = {
         let (order, pools_allowed, stop) = (order.clone(), pools_allowed.clone(), stop.clone());
         let (kcps, mds, selector) = (kcps.clone(), mds.clone(), selector.clone());
         tokio::spawn(async move {
-            let mut seen: std::collections::BTreeMap<String, String> =
-                std::collections::BTreeMap::new();
+            let mut seen = initial;
             let mut rolled: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
             while !stop.load(Ordering::SeqCst) {
                 for o in all(kcps.clone(), mds.clone(), selector.clone()).await {
