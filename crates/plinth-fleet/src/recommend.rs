@@ -129,6 +129,20 @@ pub fn recommendations(
         }
     }
 
+    if let Ok(v) = spec.kubernetes_version.parse::<KubeVersion>()
+        && crate::render::authentication_config(&v).is_none()
+    {
+        add(
+            "spec.kubernetesVersion".to_owned(),
+            Severity::Warning,
+            format!(
+                "at {v} the API server accepts anonymous requests on every path (RBAC is all \
+                 that stops them); from v1.32 plinth limits them to health checks and \
+                 kubeadm's cluster-info"
+            ),
+        );
+    }
+
     if production && spec.control_plane.replicas < 3 {
         add(
             "spec.controlPlane.replicas".to_owned(),

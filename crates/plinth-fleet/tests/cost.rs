@@ -185,8 +185,18 @@ fn fields(c: &ManagedCluster, latest: Option<&str>) -> Vec<String> {
 fn example_recommendations_are_computed_from_the_spec() {
     let recs = recommendations(&prod(), None);
     // The example's spot pool has a max price and the other pools have ranges; the
-    // production control plane has 3 replicas over 3 zones: nothing to say.
-    assert!(recs.is_empty(), "{recs:?}");
+    // production control plane has 3 replicas over 3 zones. Only its version (1.28)
+    // is too old to limit anonymous API access.
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0].field, "spec.kubernetesVersion");
+    assert!(
+        recs[0].message.contains("anonymous requests on every path"),
+        "{}",
+        recs[0].message
+    );
+    let mut newer = prod();
+    newer.spec.kubernetes_version = "v1.32.1".to_owned();
+    assert!(recommendations(&newer, None).is_empty());
 }
 
 #[test]
@@ -259,12 +269,16 @@ fn spot_without_max_price_and_dedicated_notes() {
 #[test]
 fn support_window_is_relative_to_the_callers_latest() {
     // v1.28.5 against latest v1.30: 1.28 is the oldest of three supported minors.
-    assert!(!fields(&prod(), Some("v1.30.2")).contains(&"spec.kubernetesVersion".to_owned()));
+    assert!(
+        !recommendations(&prod(), Some(&"v1.30.2".parse().expect("v")))
+            .iter()
+            .any(|r| r.message.contains("behind"))
+    );
     // Against v1.31 it is out of support.
     let recs = recommendations(&prod(), Some(&"v1.31.0".parse().expect("v")));
     let r = recs
         .iter()
-        .find(|r| r.field == "spec.kubernetesVersion")
+        .find(|r| r.field == "spec.kubernetesVersion" && r.message.contains("behind"))
         .expect("old version");
     assert!(
         r.message.contains("3 minor versions behind"),
@@ -273,5 +287,9 @@ fn support_window_is_relative_to_the_callers_latest() {
     );
     // A newer spec version makes it disappear.
     let newer = edited("kubernetesVersion: v1.28.5", "kubernetesVersion: v1.30.1");
-    assert!(!fields(&newer, Some("v1.31.0")).contains(&"spec.kubernetesVersion".to_owned()));
+    assert!(
+        !recommendations(&newer, Some(&"v1.31.0".parse().expect("v")))
+            .iter()
+            .any(|r| r.message.contains("behind"))
+    );
 }

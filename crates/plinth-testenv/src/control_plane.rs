@@ -35,6 +35,10 @@ pub struct StartOptions {
     pub timeout: Duration,
     /// Text appended to a port-in-use error (how to pick another port in this context).
     pub port_hint: &'static str,
+    /// More kube-apiserver flags (`--name=value`), e.g. a configuration file under test.
+    /// With `--authentication-config`, the default `--anonymous-auth=false` is left out:
+    /// the two may not be combined.
+    pub extra_apiserver_args: Vec<String>,
 }
 
 /// A running control plane. Dropping it stops the processes (unless detached).
@@ -49,6 +53,7 @@ pub struct ControlPlane {
     kubeconfig: PathBuf,
     binaries: Binaries,
     lifetime: Lifetime,
+    extra_apiserver_args: Vec<String>,
 }
 
 /// Process ids of a detached control plane.
@@ -114,6 +119,7 @@ impl ControlPlane {
             etcd: Mutex::new(None),
             apiserver: Mutex::new(None),
             binaries: opts.binaries.clone(),
+            extra_apiserver_args: opts.extra_apiserver_args.clone(),
             lifetime: opts.lifetime,
         };
         write_file(&plane.dir.join("audit-policy.yaml"), AUDIT_POLICY, false)?;
@@ -236,7 +242,13 @@ impl ControlPlane {
         ))
         .arg("--service-cluster-ip-range=10.0.0.0/24")
         .arg("--authorization-mode=Node,RBAC")
-        .arg("--anonymous-auth=false")
+        .args(
+            (!self
+                .extra_apiserver_args
+                .iter()
+                .any(|a| a.starts_with("--authentication-config")))
+            .then_some("--anonymous-auth=false"),
+        )
         .arg("--allow-privileged=true")
         // Nodes here are API objects without kubelets, and no node-lifecycle controller
         // would ever lift the not-ready taint this plugin adds on create.
@@ -250,7 +262,8 @@ impl ControlPlane {
             "--audit-log-path={}",
             self.audit_log_path().display()
         ))
-        .arg("--audit-log-maxbackup=1");
+        .arg("--audit-log-maxbackup=1")
+        .args(&self.extra_apiserver_args);
         cmd
     }
 

@@ -66,6 +66,7 @@ fn start_shared() -> Result<TestEnv, Error> {
         binaries,
         timeout: Duration::from_secs(120),
         port_hint: "",
+        extra_apiserver_args: Vec::new(),
     };
     // Start on a runtime of our own: each test has its own runtime, and this one must not
     // depend on whichever test happens to come first.

@@ -153,3 +153,108 @@ fn addon_manifests_are_all_or_refused_and_the_gap_is_reported() {
     assert!(err.contains("calico.yaml:6"), "{err}");
     assert!(err.contains("metadata.name"), "{err}");
 }
+
+/// The control plane's AuthenticationConfiguration, as rendered for `version`, taken from
+/// the KubeadmControlPlane's files.
+fn rendered_authentication_config(version: &str) -> Option<String> {
+    let text = std::fs::read_to_string(example())
+        .expect("example")
+        .replacen(
+            "kubernetesVersion: v1.28.5",
+            &format!("kubernetesVersion: {version}"),
+            1,
+        );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, text).expect("write");
+    let o = plinth(&["fleet", "render", s(&spec), "-o", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let kcp = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|o| o["kind"] == "KubeadmControlPlane")
+        .expect("KubeadmControlPlane")
+        .clone();
+    let spec = &kcp["spec"]["kubeadmConfigSpec"];
+    let args = spec["clusterConfiguration"]["apiServer"]["extraArgs"]
+        .as_array()
+        .expect("args");
+    let path = args.iter().find(|a| a["name"] == "authentication-config")?["value"]
+        .as_str()
+        .expect("path")
+        .to_owned();
+    let file = spec["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["path"] == path.as_str())
+        .expect("the file the flag names is written");
+    Some(file["content"].as_str().expect("content").to_owned())
+}
+
+/// The rendered AuthenticationConfiguration, given to the real kube-apiserver (the
+/// pinned version): anonymous requests reach the health endpoints and kubeadm's
+/// cluster-info, and nothing else authenticates without credentials.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_server_accepts_the_rendered_anonymous_allowlist() {
+    assert_eq!(
+        rendered_authentication_config("v1.31.9"),
+        None,
+        "before 1.32 there is none"
+    );
+    let versions = plinth_testenv::Versions::pinned();
+    let version = format!("v{}", versions.kubernetes);
+    let content = rendered_authentication_config(&version).expect("rendered from 1.32");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("authentication-config.yaml");
+    std::fs::write(&config, content).expect("write");
+    let binaries = plinth_testenv::Binaries::in_cache(&plinth_testenv::cache_root());
+    binaries.ensure(&mut |_| {}).expect("binaries");
+    let plane = plinth_testenv::ControlPlane::start(plinth_testenv::StartOptions {
+        dir: dir.path().join("plane"),
+        apiserver_port: None,
+        lifetime: plinth_testenv::process::Lifetime::Tied,
+        binaries,
+        timeout: std::time::Duration::from_secs(120),
+        port_hint: "",
+        extra_apiserver_args: vec![format!("--authentication-config={}", config.display())],
+    })
+    .await
+    .expect("kube-apiserver starts with the rendered configuration");
+
+    // The admin kubeconfig without its client certificate: an anonymous client.
+    let mut kubeconfig: Value =
+        serde_saphyr::from_str(&plane.admin_kubeconfig()).expect("kubeconfig");
+    kubeconfig["users"][0]["user"] = serde_json::json!({});
+    let anonymous = plinth_testenv::control_plane::client_from_kubeconfig(
+        &serde_json::to_string(&kubeconfig).expect("json"),
+    )
+    .await
+    .expect("client");
+    let get = |path: &str| {
+        let anonymous = anonymous.clone();
+        let path = path.to_owned();
+        async move {
+            let request = http::Request::get(&path).body(Vec::new()).expect("request");
+            match anonymous.request_text(request).await {
+                Ok(_) => 200,
+                Err(kube::Error::Api(status)) => status.code,
+                Err(e) => panic!("{path}: {e}"),
+            }
+        }
+    };
+    for path in ["/readyz", "/livez", "/healthz"] {
+        assert_eq!(get(path).await, 200, "{path} is open to probes");
+    }
+    // Authenticated as system:anonymous, then refused by RBAC (no kubeadm role here).
+    assert_eq!(
+        get("/api/v1/namespaces/kube-public/configmaps/cluster-info").await,
+        403
+    );
+    for path in ["/api/v1/namespaces", "/version", "/apis"] {
+        assert_eq!(get(path).await, 401, "{path} needs credentials");
+    }
+}

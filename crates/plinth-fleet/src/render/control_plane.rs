@@ -7,10 +7,14 @@
 //!   comes from a Secret (`contentFrom.secret`), never inline key material;
 //! - a TLS floor (and, at TLS 1.2, AEAD-only cipher suites) for production and staging;
 //! - kubelet anonymous auth off, read-only port 0 and webhook authorisation, set in the
-//!   KubeletConfiguration through a kubeadm patch (the kubelet flags are deprecated).
-//!   The API server keeps anonymous requests enabled: `kubeadm join` discovers the
-//!   cluster through an anonymous read of `kube-public/cluster-info`, and load balancer
-//!   health checks call `/readyz` anonymously; RBAC grants anonymous users nothing else;
+//!   KubeletConfiguration through a kubeadm patch (the kubelet flags are deprecated);
+//! - API server anonymous access limited to what needs it: from Kubernetes 1.32 (where
+//!   anonymous endpoints became configurable, beta; GA in 1.34) an
+//!   AuthenticationConfiguration allows anonymous requests only to `/livez`, `/readyz`,
+//!   `/healthz` (load balancer and kubelet probes) and the `kube-public/cluster-info`
+//!   ConfigMap (`kubeadm join` discovery); everything else needs credentials whatever
+//!   RBAC says. Before 1.32 `--anonymous-auth=false` would break both, so anonymous
+//!   requests stay on there, with RBAC granting them nothing else;
 //! - the in-tree AWS cloud provider was removed in Kubernetes 1.27, so kubelets and the
 //!   controller manager run with `cloud-provider=external` (the seed's `aws` no longer
 //!   starts); the AWS cloud controller manager is an add-on.
@@ -25,6 +29,32 @@ pub(super) const PATCHES_DIR: &str = "/etc/kubernetes/patches";
 const AUDIT_POLICY: &str = "/etc/kubernetes/audit-policy.yaml";
 const AUDIT_LOG_DIR: &str = "/var/log/kubernetes/audit";
 const ENCRYPTION_CONFIG: &str = "/etc/kubernetes/encryption-config.yaml";
+const AUTHENTICATION_CONFIG: &str = "/etc/kubernetes/authentication-config.yaml";
+/// The paths anonymous requests may reach when [`authentication_config`] applies.
+pub const ANONYMOUS_PATHS: &[&str] = &[
+    "/api/v1/namespaces/kube-public/configmaps/cluster-info",
+    "/healthz",
+    "/livez",
+    "/readyz",
+];
+
+/// The API server's AuthenticationConfiguration for `version`: anonymous requests only
+/// to [`ANONYMOUS_PATHS`]. `None` before 1.32, where the setting does not exist.
+pub fn authentication_config(version: &crate::version::KubeVersion) -> Option<Value> {
+    if (version.major, version.minor) < (1, 32) {
+        return None;
+    }
+    // The API is v1 from 1.34 (GA); 1.32 and 1.33 serve it as v1beta1.
+    let api = if version.minor >= 34 { "v1" } else { "v1beta1" };
+    Some(json!({
+        "apiVersion": format!("apiserver.config.k8s.io/{api}"),
+        "kind": "AuthenticationConfiguration",
+        "anonymous": {
+            "enabled": true,
+            "conditions": ANONYMOUS_PATHS.iter().map(|p| json!({"path": p})).collect::<Vec<_>>(),
+        },
+    }))
+}
 /// The key of the EncryptionConfiguration in its Secret.
 pub const ENCRYPTION_SECRET_KEY: &str = "encryption-config.yaml";
 
@@ -138,6 +168,15 @@ pub(super) fn kubeadm_control_plane(ctx: &Ctx<'_>, machine_template: &str) -> Va
         );
         files.push(json!({"path": ENCRYPTION_CONFIG, "owner": "root:root", "permissions": "0600",
             "contentFrom": {"secret": {"name": ctx.c.encryption_secret(), "key": ENCRYPTION_SECRET_KEY}}}));
+    }
+    if let Some(config) = authentication_config(&ctx.version) {
+        api_args.push(("authentication-config", AUTHENTICATION_CONFIG.to_owned()));
+        volumes.push(
+            json!({"name": "authentication-config", "hostPath": AUTHENTICATION_CONFIG,
+            "mountPath": AUTHENTICATION_CONFIG, "readOnly": true, "pathType": "File"}),
+        );
+        files.push(json!({"path": AUTHENTICATION_CONFIG, "owner": "root:root",
+            "permissions": "0600", "content": format!("{config:#}\n")}));
     }
     if let Some(tls) = ctx.c.tls_min_version() {
         api_args.push(("tls-min-version", tls.as_str().to_owned()));

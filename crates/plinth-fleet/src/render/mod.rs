@@ -12,6 +12,7 @@ mod cluster;
 
 pub use addons::{ADDON_LABEL, CONFIGMAP_BUDGET, RESOURCE_SET_SECRET_TYPE};
 pub use cluster::SPEC_ANNOTATION;
+pub use control_plane::{ANONYMOUS_PATHS, authentication_config};
 mod control_plane;
 mod pools;
 

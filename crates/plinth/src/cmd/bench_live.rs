@@ -71,6 +71,7 @@ impl Plane {
             binaries: binaries.clone(),
             timeout: Duration::from_secs(120),
             port_hint: "",
+            extra_apiserver_args: Vec::new(),
         })
         .await?;
         let client = plane.admin_client().await?;

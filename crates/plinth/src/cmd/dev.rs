@@ -166,6 +166,7 @@ async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome
         binaries,
         timeout: Duration::from_secs(120),
         port_hint: " with `plinth dev up --port N`",
+        extra_apiserver_args: Vec::new(),
     };
     // On Ctrl-C the partly started control plane is dropped, which stops its processes.
     let started = tokio::select! {
