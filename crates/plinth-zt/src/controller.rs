@@ -29,6 +29,8 @@ use plinth_netpol::intent::compile::{self, IDENTITY_LABEL, MANAGED_BY_LABEL, MOD
 use plinth_netpol::intent::{Condition, Model, ZeroTrustModel, ZeroTrustModelStatus};
 use serde_json::{Value, json};
 
+use crate::metrics::Metrics;
+
 /// The field manager of everything the controller writes.
 pub const FIELD_MANAGER: &str = "plinth-zt-controller";
 
@@ -75,6 +77,7 @@ pub enum ReconcileError {
 
 struct Ctx {
     client: Client,
+    metrics: Arc<Metrics>,
     applier: Applier,
     /// The managed kinds the server serves.
     available: Vec<(ApiResource, bool)>,
@@ -89,10 +92,11 @@ impl Ctx {
     }
 }
 
-/// Runs until `shutdown` resolves.
+/// Runs until `shutdown` resolves, counting into `metrics`.
 pub async fn run(
     client: Client,
     options: Options,
+    metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), ControllerError> {
     let applier = Applier::new(client.clone(), FIELD_MANAGER);
@@ -126,13 +130,14 @@ pub async fn run(
     }
     let ctx = Arc::new(Ctx {
         client,
+        metrics,
         applier,
         available,
         options,
     });
     controller
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(timed_reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => tracing::debug!(model = %object.name, "reconciled"),
@@ -154,6 +159,20 @@ fn api_err(e: impl std::fmt::Display) -> ReconcileError {
 
 /// `(apiVersion, kind, namespace, name)`.
 type Key = (String, String, String, String);
+
+/// [`reconcile`], timed and counted.
+async fn timed_reconcile(cr: Arc<ZeroTrustModel>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
+    let started = std::time::Instant::now();
+    let result = reconcile(cr, ctx.clone()).await;
+    let m = &ctx.metrics;
+    m.reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    let label = if result.is_ok() { "success" } else { "error" };
+    m.reconciles
+        .get_or_create(&crate::metrics::ResultLabel { result: label })
+        .inc();
+    result
+}
 
 async fn reconcile(cr: Arc<ZeroTrustModel>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
     let name = cr.name_any();
@@ -231,6 +250,9 @@ async fn reconcile(cr: Arc<ZeroTrustModel>, ctx: Arc<Ctx>) -> Result<Action, Rec
     };
     let count = i64::try_from(compiled.objects.len()).unwrap_or(i64::MAX);
     set_status(&ctx, &cr, Some(count), status, reason, &message).await?;
+    ctx.metrics
+        .applied_objects
+        .set(i64::try_from(applied).unwrap_or(i64::MAX));
     tracing::info!(model = %name, ?generation, applied, pruned, reason, "reconciled");
     Ok(Action::requeue(ctx.options.resync))
 }
@@ -282,6 +304,7 @@ async fn set_status(
     reason: &str,
     message: &str,
 ) -> Result<(), ReconcileError> {
+    ctx.metrics.outcome(reason);
     let generation = cr.meta().generation;
     let previous = cr
         .status

@@ -6,9 +6,11 @@
 //! - [`controller`]: watches `ZeroTrustModel` resources and keeps their compiled objects
 //!   in the cluster with server-side apply and owner references, prunes what intent no
 //!   longer produces, repairs hand edits, and reports status conditions.
+//! - [`metrics`]: the controller's Prometheus metrics.
 #![forbid(unsafe_code)]
 
 pub mod cluster;
 pub mod controller;
+pub mod metrics;
 
 pub use cluster::ClusterError;

@@ -200,11 +200,14 @@ async fn controller_creates_updates_prunes_repairs_and_cluster_verify_agrees() {
         "must not delete models"
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = std::sync::Arc::new(plinth_zt::metrics::Metrics::new(&mut registry));
     let controller = tokio::spawn(plinth_zt::controller::run(
         sa,
         plinth_zt::controller::Options {
             resync: Duration::from_secs(30),
         },
+        metrics.clone(),
         async move {
             let _ = stop_rx.await;
         },
@@ -403,6 +406,33 @@ async fn controller_creates_updates_prunes_repairs_and_cluster_verify_agrees() {
     assert_eq!(status, "False");
     assert!(message.contains("unknown identity \"ghost\""), "{message}");
     assert_eq!(objects(&admin, &ns, &name).await, want);
+
+    // The metrics saw it all: successful reconciliations, both outcomes, the objects.
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
+    };
+    assert!(
+        value(r#"plinth_zt_reconciles_total{result="success"}"#) >= 2.0,
+        "{text}"
+    );
+    assert!(
+        value(r#"plinth_zt_model_outcomes_total{reason="Reconciled"}"#) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value(r#"plinth_zt_model_outcomes_total{reason="InvalidModel"}"#) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value("plinth_zt_reconcile_duration_seconds_count") >= 2.0,
+        "{text}"
+    );
 
     let _ = stop_tx.send(());
     tokio::time::timeout(Duration::from_secs(30), controller)

@@ -847,6 +847,15 @@ pub struct ZtControllerArgs {
     /// Reconcile every model at least this often (seconds), events or not.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub resync_seconds: u64,
+    /// Where to serve /metrics, /healthz and /readyz over HTTPS; `none` to serve nothing.
+    #[arg(long, default_value = "127.0.0.1:10362")]
+    pub metrics_addr: String,
+    /// Serving certificate (PEM); without it an in-memory self-signed one is used.
+    #[arg(long, value_name = "FILE", requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// Serving key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
 }
 
 /// `plinth zt compile`.

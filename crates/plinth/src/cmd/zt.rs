@@ -82,7 +82,38 @@ async fn controller(
     let options = plinth_zt::controller::Options {
         resync: std::time::Duration::from_secs(args.resync_seconds.max(1)),
     };
-    plinth_zt::controller::run(client, options, shutdown).await?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = std::sync::Arc::new(plinth_zt::metrics::Metrics::new(&mut registry));
+    // The same HTTPS metrics and health server as the scheduler's.
+    let server = match args.metrics_addr.as_str() {
+        "none" | "" => None,
+        a => {
+            let addr: std::net::SocketAddr = a
+                .parse()
+                .with_context(|| format!("--metrics-addr {a:?} is not HOST:PORT"))?;
+            let health = std::sync::Arc::new(plinth_scheduler::server::Health::default());
+            health
+                .ready
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let tls = plinth_scheduler::server::Tls {
+                cert_file: args.tls_cert_file.clone(),
+                key_file: args.tls_private_key_file.clone(),
+            };
+            let server =
+                plinth_scheduler::server::start(addr, &tls, std::sync::Arc::new(registry), health)
+                    .await?;
+            output::notice(format!(
+                "serving metrics and health on https://{}",
+                server.addr
+            ));
+            Some(server)
+        }
+    };
+    let result = plinth_zt::controller::run(client, options, metrics, shutdown).await;
+    if let Some(server) = server {
+        server.shutdown();
+    }
+    result?;
     Ok(Outcome::Ok)
 }
 
