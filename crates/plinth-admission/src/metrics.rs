@@ -94,6 +94,14 @@ impl Metrics {
             constraints: Gauge::default(),
             templates: Gauge::default(),
         };
+        // The bounded label values exist from the start, so rates and alerts see 0
+        // instead of an absent series.
+        for reason in ["bad_request", "too_large", "deadline"] {
+            drop(m.rejected.get_or_create(&RejectLabel { reason }));
+        }
+        for result in ["ok", "error"] {
+            drop(m.certificate_reloads.get_or_create(&ResultLabel { result }));
+        }
         let r = registry.sub_registry_with_prefix("plinth_guard");
         r.register(
             "request_duration_seconds",

@@ -757,6 +757,235 @@ const CASES: &[Case] = &[
         eval: "2h",
         expect: NONE,
     },
+    // plinth's own components.
+    Case {
+        name: "pods unschedulable for 20 minutes",
+        alert: "PlinthSchedulerPodsUnschedulable",
+        series: &[
+            (
+                r#"plinth_scheduler_pending_pods{queue="unschedulable",pod="s-1"}"#,
+                "3x30",
+            ),
+            (
+                r#"plinth_scheduler_pending_pods{queue="active",pod="s-1"}"#,
+                "0x30",
+            ),
+        ],
+        eval: "20m",
+        expect: &[exp("warning", &[])],
+    },
+    Case {
+        name: "pods only briefly unschedulable",
+        alert: "PlinthSchedulerPodsUnschedulable",
+        series: &[(
+            r#"plinth_scheduler_pending_pods{queue="unschedulable",pod="s-1"}"#,
+            "3x5 0x25",
+        )],
+        eval: "20m",
+        expect: NONE,
+    },
+    Case {
+        name: "slow scheduling attempts",
+        alert: "PlinthSchedulerAttemptLatencyHigh",
+        series: &[
+            (
+                r#"plinth_scheduler_scheduling_attempt_duration_seconds_bucket{result="scheduled",le="0.01"}"#,
+                "0+10x30",
+            ),
+            (
+                r#"plinth_scheduler_scheduling_attempt_duration_seconds_bucket{result="scheduled",le="1"}"#,
+                "0+100x30",
+            ),
+            (
+                r#"plinth_scheduler_scheduling_attempt_duration_seconds_bucket{result="scheduled",le="+Inf"}"#,
+                "0+100x30",
+            ),
+        ],
+        eval: "20m",
+        expect: &[exp("warning", &[])],
+    },
+    Case {
+        name: "fast scheduling attempts",
+        alert: "PlinthSchedulerAttemptLatencyHigh",
+        series: &[
+            (
+                r#"plinth_scheduler_scheduling_attempt_duration_seconds_bucket{result="scheduled",le="0.001"}"#,
+                "0+100x30",
+            ),
+            (
+                r#"plinth_scheduler_scheduling_attempt_duration_seconds_bucket{result="scheduled",le="+Inf"}"#,
+                "0+100x30",
+            ),
+        ],
+        eval: "20m",
+        expect: NONE,
+    },
+    Case {
+        name: "bindings keep failing",
+        alert: "PlinthSchedulerBindErrors",
+        series: &[(
+            r#"plinth_scheduler_bind_errors_total{reason="other"}"#,
+            "0+2x30",
+        )],
+        eval: "20m",
+        expect: &[exp("warning", &[])],
+    },
+    Case {
+        name: "only conflicts (another scheduler bound first)",
+        alert: "PlinthSchedulerBindErrors",
+        series: &[
+            (
+                r#"plinth_scheduler_bind_errors_total{reason="conflict"}"#,
+                "0+2x30",
+            ),
+            (
+                r#"plinth_scheduler_bind_errors_total{reason="other"}"#,
+                "0x30",
+            ),
+        ],
+        eval: "20m",
+        expect: NONE,
+    },
+    Case {
+        name: "two instances, neither leads",
+        alert: "PlinthSchedulerNoLeader",
+        series: &[
+            (r#"plinth_scheduler_leader{pod="s-1"}"#, "0x20"),
+            (r#"plinth_scheduler_leader{pod="s-2"}"#, "0x20"),
+        ],
+        eval: "10m",
+        expect: &[exp("critical", &[])],
+    },
+    Case {
+        name: "leadership moves from one instance to the other",
+        alert: "PlinthSchedulerNoLeader",
+        series: &[
+            (r#"plinth_scheduler_leader{pod="s-1"}"#, "1x5 0x15"),
+            (r#"plinth_scheduler_leader{pod="s-2"}"#, "0x6 1x14"),
+        ],
+        eval: "10m",
+        expect: NONE,
+    },
+    Case {
+        name: "slow admission",
+        alert: "PlinthGuardLatencyHigh",
+        series: &[
+            (
+                r#"plinth_guard_request_duration_seconds_bucket{resource="pods",decision="allowed",le="0.005"}"#,
+                "0+10x30",
+            ),
+            (
+                r#"plinth_guard_request_duration_seconds_bucket{resource="pods",decision="allowed",le="0.5"}"#,
+                "0+100x30",
+            ),
+            (
+                r#"plinth_guard_request_duration_seconds_bucket{resource="pods",decision="allowed",le="+Inf"}"#,
+                "0+100x30",
+            ),
+        ],
+        eval: "20m",
+        expect: &[exp("warning", &[])],
+    },
+    Case {
+        name: "fast admission",
+        alert: "PlinthGuardLatencyHigh",
+        series: &[
+            (
+                r#"plinth_guard_request_duration_seconds_bucket{resource="pods",decision="allowed",le="0.001"}"#,
+                "0+100x30",
+            ),
+            (
+                r#"plinth_guard_request_duration_seconds_bucket{resource="pods",decision="allowed",le="+Inf"}"#,
+                "0+100x30",
+            ),
+        ],
+        eval: "20m",
+        expect: NONE,
+    },
+    Case {
+        name: "5% of admission requests cannot be decided",
+        alert: "PlinthGuardRequestsRejected",
+        series: &[
+            (
+                r#"plinth_guard_request_duration_seconds_count{resource="pods",decision="allowed"}"#,
+                "0+100x30",
+            ),
+            (
+                r#"plinth_guard_rejected_requests_total{reason="deadline"}"#,
+                "0+5x30",
+            ),
+        ],
+        eval: "20m",
+        expect: &[exp("warning", &[])],
+    },
+    Case {
+        name: "a rare malformed request",
+        alert: "PlinthGuardRequestsRejected",
+        series: &[
+            (
+                r#"plinth_guard_request_duration_seconds_count{resource="pods",decision="allowed"}"#,
+                "0+1000x30",
+            ),
+            (
+                r#"plinth_guard_rejected_requests_total{reason="bad_request"}"#,
+                "0+1x30",
+            ),
+        ],
+        eval: "20m",
+        expect: NONE,
+    },
+    Case {
+        name: "reconciliations keep failing",
+        alert: "PlinthZeroTrustReconcileErrors",
+        series: &[
+            (r#"plinth_zt_reconciles_total{result="error"}"#, "0+1x40"),
+            (r#"plinth_zt_reconciles_total{result="success"}"#, "0x40"),
+        ],
+        eval: "30m",
+        expect: &[exp("warning", &[])],
+    },
+    Case {
+        name: "one failure, then success",
+        alert: "PlinthZeroTrustReconcileErrors",
+        series: &[
+            (r#"plinth_zt_reconciles_total{result="error"}"#, "0 1x40"),
+            (r#"plinth_zt_reconciles_total{result="success"}"#, "0+1x40"),
+        ],
+        eval: "30m",
+        expect: NONE,
+    },
+    Case {
+        name: "a model stays APIUnavailable",
+        alert: "PlinthZeroTrustModelNotReady",
+        series: &[
+            (
+                r#"plinth_zt_model_outcomes_total{reason="APIUnavailable"}"#,
+                "0+1x60",
+            ),
+            (
+                r#"plinth_zt_model_outcomes_total{reason="Reconciled"}"#,
+                "0+1x60",
+            ),
+        ],
+        eval: "45m",
+        expect: &[exp("warning", &[("reason", "APIUnavailable")])],
+    },
+    Case {
+        name: "every model reconciled",
+        alert: "PlinthZeroTrustModelNotReady",
+        series: &[
+            (
+                r#"plinth_zt_model_outcomes_total{reason="InvalidModel"}"#,
+                "0x60",
+            ),
+            (
+                r#"plinth_zt_model_outcomes_total{reason="Reconciled"}"#,
+                "0+1x60",
+            ),
+        ],
+        eval: "45m",
+        expect: NONE,
+    },
 ];
 
 /// Every alerting rule of the rule file: (alertname, severity) -> rule.

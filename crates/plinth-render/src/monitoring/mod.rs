@@ -6,7 +6,8 @@
 //! kube-state-metrics v2 (`kube_horizontalpodautoscaler_*`, no `kube_hpa_*`), Istio's
 //! `istio_requests_total` (not `istio_request_total`), no `OutOfDisk` node condition (it was
 //! removed from Kubernetes), kubelet volume statistics, the API server's request metrics and
-//! cert-manager's expiry timestamp. Every alert carries a `severity` label (`critical`,
+//! cert-manager's expiry timestamp — and plinth's own components (scheduler, guard webhook,
+//! zero-trust controller). Every alert carries a `severity` label (`critical`,
 //! `warning` or `info`) and the annotations `summary`, `description` and `runbook_url`; the
 //! runbook is the Prometheus Operator's where one exists for that alert, plinth's otherwise.
 //!
@@ -27,6 +28,7 @@
 //! ```
 
 mod alertmanager;
+mod components;
 mod rules;
 
 pub use alertmanager::{alertmanager_config, alertmanager_yaml, receivers};

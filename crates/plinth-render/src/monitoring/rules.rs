@@ -283,6 +283,7 @@ pub(super) fn groups(s: &MonitoringSettings) -> Vec<Group> {
             })
             .collect(),
         },
+        super::components::group(),
     ]
 }
 

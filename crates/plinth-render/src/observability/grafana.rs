@@ -149,7 +149,136 @@ pub fn grafana_dashboards() -> Vec<(&'static str, Value)> {
     vec![
         ("platform-overview.json", overview),
         ("istio-services.json", istio),
+        ("plinth-components.json", plinth_components()),
     ]
+}
+
+/// plinth's own components: the enterprise scheduler, the guard webhook and the
+/// zero-trust controller, from the metrics they register (`plinth_scheduler_*`,
+/// `plinth_guard_*`, `plinth_zt_*`).
+fn plinth_components() -> Value {
+    let p99 = |metric: &str, by: &str| {
+        format!("histogram_quantile(0.99, sum by ({by}le) (rate({metric}_bucket[5m])))")
+    };
+    dashboard(
+        "plinth-components",
+        "plinth components",
+        &["plinth", "scheduler", "admission", "zero-trust"],
+        vec![
+            panel(
+                1,
+                "Scheduler: pending pods by queue",
+                "timeseries",
+                (0, 0, 8, 8),
+                &[(
+                    "sum by (queue) (plinth_scheduler_pending_pods)",
+                    "{{queue}}",
+                )],
+            ),
+            panel(
+                2,
+                "Scheduler: attempts per second by result",
+                "timeseries",
+                (8, 0, 8, 8),
+                &[(
+                    "sum by (result) (rate(plinth_scheduler_scheduling_attempt_duration_seconds_count[5m]))",
+                    "{{result}}",
+                )],
+            ),
+            panel(
+                3,
+                "Scheduler: p99 attempt and end-to-end latency (s)",
+                "timeseries",
+                (16, 0, 8, 8),
+                &[
+                    (
+                        &p99("plinth_scheduler_scheduling_attempt_duration_seconds", ""),
+                        "attempt",
+                    ),
+                    (
+                        &p99("plinth_scheduler_pod_scheduling_duration_seconds", ""),
+                        "pending to bound",
+                    ),
+                ],
+            ),
+            panel(
+                4,
+                "Scheduler: bind errors, preemption victims per second; leader",
+                "timeseries",
+                (0, 8, 12, 8),
+                &[
+                    (
+                        "sum by (reason) (rate(plinth_scheduler_bind_errors_total[5m]))",
+                        "bind {{reason}}",
+                    ),
+                    (
+                        "sum(rate(plinth_scheduler_preemption_victims_total[5m]))",
+                        "victims",
+                    ),
+                    ("sum(plinth_scheduler_leader)", "leaders"),
+                ],
+            ),
+            panel(
+                5,
+                "Guard: requests per second by decision",
+                "timeseries",
+                (12, 8, 12, 8),
+                &[(
+                    "sum by (decision) (rate(plinth_guard_request_duration_seconds_count[5m]))",
+                    "{{decision}}",
+                )],
+            ),
+            panel(
+                6,
+                "Guard: p99 admission latency (s) and undecidable requests",
+                "timeseries",
+                (0, 16, 12, 8),
+                &[
+                    (&p99("plinth_guard_request_duration_seconds", ""), "p99"),
+                    (
+                        "sum by (reason) (rate(plinth_guard_rejected_requests_total[5m]))",
+                        "rejected {{reason}}",
+                    ),
+                ],
+            ),
+            panel(
+                7,
+                "Guard: top denying policies",
+                "table",
+                (12, 16, 12, 8),
+                &[(
+                    "topk(10, sum by (policy) (increase(plinth_guard_denials_total[1h])))",
+                    "{{policy}}",
+                )],
+            ),
+            panel(
+                8,
+                "Zero trust: reconciliations per second by result, p99 (s)",
+                "timeseries",
+                (0, 24, 12, 8),
+                &[
+                    (
+                        "sum by (result) (rate(plinth_zt_reconciles_total[5m]))",
+                        "{{result}}",
+                    ),
+                    (&p99("plinth_zt_reconcile_duration_seconds", ""), "p99"),
+                ],
+            ),
+            panel(
+                9,
+                "Zero trust: model outcomes per hour by reason; applied objects",
+                "timeseries",
+                (12, 24, 12, 8),
+                &[
+                    (
+                        "sum by (reason) (increase(plinth_zt_model_outcomes_total[1h]))",
+                        "{{reason}}",
+                    ),
+                    ("sum(plinth_zt_applied_objects)", "applied objects"),
+                ],
+            ),
+        ],
+    )
 }
 
 pub(super) fn grafana(s: &ObservabilitySettings) -> Result<Vec<Value>, ObservabilityError> {
