@@ -574,7 +574,7 @@ pub struct FleetDescribeArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
     /// The cluster's namespace in the management cluster.
-    #[arg(long, default_value = "default")]
+    #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
     /// A price sheet to use instead of the one shipped with plinth.
     #[arg(long, value_name = "FILE")]
@@ -597,7 +597,7 @@ pub struct FleetUpgradeArgs {
     #[arg(long = "to", value_name = "VERSION")]
     pub to: String,
     /// The cluster's namespace in the management cluster.
-    #[arg(long, default_value = "default")]
+    #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
     /// Print the plan and change nothing.
     #[arg(long)]
@@ -614,7 +614,7 @@ pub struct FleetCreateArgs {
     #[arg(value_name = "SPEC")]
     pub spec: PathBuf,
     /// Namespace of the objects in the management cluster.
-    #[arg(long, default_value = "default")]
+    #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
     /// The cluster autoscaler's image (default: the release matching the cluster's
     /// Kubernetes minor).
@@ -651,7 +651,7 @@ pub struct FleetDeleteArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
     /// The cluster's namespace in the management cluster.
-    #[arg(long, default_value = "default")]
+    #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
     /// How long to wait for the Cluster to be gone, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 900)]
@@ -665,7 +665,7 @@ pub struct FleetRenderArgs {
     #[arg(value_name = "SPEC")]
     pub spec: PathBuf,
     /// Namespace of the objects in the management cluster.
-    #[arg(long, default_value = "default")]
+    #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
     /// The cluster autoscaler's image (default: the release matching the cluster's
     /// Kubernetes minor).

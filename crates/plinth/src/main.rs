@@ -12,15 +12,39 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// mimalloc instead of the system allocator: policy evaluation allocates many small,
 /// short-lived values, and glibc's malloc/free were a quarter of the webhook's CPU time.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The name kubectl looks for on `PATH` to run `kubectl plinth ...`.
+const KUBECTL_PLUGIN: &str = "kubectl-plinth";
+
+/// Parses the arguments; invoked as `kubectl-plinth` (a link to this binary on `PATH`),
+/// usage and errors say `kubectl plinth`. kubectl hands a plugin every argument after
+/// its name, and plinth reads kubectl's `--kubeconfig`, `--context` and `-n`/`--namespace`
+/// itself.
+fn parse() -> cli::Cli {
+    let invoked_as = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    if invoked_as != KUBECTL_PLUGIN {
+        return cli::Cli::parse();
+    }
+    let command = cli::Cli::command().bin_name("kubectl plinth");
+    let matches = command.get_matches();
+    cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = parse();
     output::init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
