@@ -1,5 +1,5 @@
 //! Building and locating the upstream binaries (kube-apiserver, kube-scheduler, etcd, and
-//! the reference tools plinth is compared with: opa, np-guard's k8snetpolicy).
+//! the reference tools plinth is compared with: opa, np-guard's k8snetpolicy, helm).
 //!
 //! The binaries are built with the Go toolchain from the pinned wrapper modules (embedded
 //! in this crate, so an installed `plinth` can build them without the source tree) into a
@@ -8,8 +8,8 @@
 //! ```text
 //! $PLINTH_CACHE_DIR | $XDG_CACHE_HOME/plinth | ~/.cache/plinth
 //!   k8s/kubernetes-v1.37.2_etcd-v3.6.16/
-//!     src/{kube,etcd,opa,npguard}/{go.mod,go.sum}
-//!     bin/{kube-apiserver,kube-scheduler,etcd,opa-v1.22.4,k8snetpolicy-v1.4.2}
+//!     src/{kube,etcd,opa,npguard,helm}/{go.mod,go.sum}
+//!     bin/{kube-apiserver,kube-scheduler,etcd,opa-v1.22.4,k8snetpolicy-v1.4.2,helm-v4.3.1}
 //!     build.lock   build-<name>.log
 //! ```
 //!
@@ -40,6 +40,8 @@ pub enum Binary {
     /// `github.com/np-guard/netpol-analyzer/cmd/netpolicy`, the `k8snetpolicy` CLI (the
     /// reference NetworkPolicy analyzer for plinth-netpol).
     NpGuard,
+    /// `helm.sh/helm/v4/cmd/helm` (the reference linter and renderer of plinth's chart).
+    Helm,
 }
 
 /// The Go module np-guard's `k8snetpolicy` comes from.
@@ -47,12 +49,13 @@ const NPGUARD_MODULE: &str = "github.com/np-guard/netpol-analyzer";
 
 impl Binary {
     /// All binaries, in build order.
-    pub const ALL: [Binary; 5] = [
+    pub const ALL: [Binary; 6] = [
         Binary::Etcd,
         Binary::KubeApiserver,
         Binary::KubeScheduler,
         Binary::Opa,
         Binary::NpGuard,
+        Binary::Helm,
     ];
 
     /// File name.
@@ -63,6 +66,7 @@ impl Binary {
             Binary::Etcd => "etcd",
             Binary::Opa => "opa",
             Binary::NpGuard => "k8snetpolicy",
+            Binary::Helm => "helm",
         }
     }
 
@@ -73,6 +77,7 @@ impl Binary {
             Binary::Etcd => "go.etcd.io/etcd/server/v3",
             Binary::Opa => "github.com/open-policy-agent/opa",
             Binary::NpGuard => "github.com/np-guard/netpol-analyzer/cmd/netpolicy",
+            Binary::Helm => "helm.sh/helm/v4/cmd/helm",
         }
     }
 
@@ -81,6 +86,7 @@ impl Binary {
             Binary::Etcd => "etcd",
             Binary::Opa => "opa",
             Binary::NpGuard => "npguard",
+            Binary::Helm => "helm",
             _ => "kube",
         }
     }
@@ -100,6 +106,13 @@ impl Binary {
                 flags.push(format!("-X {pkg}.gitMinor={minor}"));
                 flags.push(format!("-X {pkg}.gitTreeState=clean"));
             }
+        }
+        if self == Binary::Helm {
+            // Helm's own release build sets this; without it `helm version` says "v4.3".
+            flags.push(format!(
+                "-X helm.sh/helm/v4/internal/version.version=v{}",
+                v.helm
+            ));
         }
         flags.join(" ")
     }
@@ -127,7 +140,7 @@ impl Binary {
     /// has no version command, its usage).
     fn version_arg(self) -> &'static str {
         match self {
-            Binary::Opa => "version",
+            Binary::Opa | Binary::Helm => "version",
             Binary::NpGuard => "--help",
             _ => "--version",
         }
@@ -138,6 +151,7 @@ impl Binary {
         match self {
             Binary::Etcd => format!("etcd Version: {}", v.etcd),
             Binary::Opa => format!("Version: {}", v.opa),
+            Binary::Helm => format!("Version:\"v{}\"", v.helm),
             Binary::NpGuard => "k8snetpolicy [command]".to_owned(),
             _ => format!("Kubernetes v{}", v.kubernetes),
         }
@@ -196,6 +210,7 @@ impl Binaries {
         match binary {
             Binary::Opa => bin.join(format!("opa-v{}", self.versions.opa)),
             Binary::NpGuard => bin.join(format!("{}-v{}", binary.name(), self.versions.npguard)),
+            Binary::Helm => bin.join(format!("helm-v{}", self.versions.helm)),
             _ => bin.join(binary.name()),
         }
     }
@@ -333,6 +348,7 @@ impl Binaries {
             Binary::Etcd => (versions::ETCD_GO_MOD, versions::ETCD_GO_SUM),
             Binary::Opa => (versions::OPA_GO_MOD, versions::OPA_GO_SUM),
             Binary::NpGuard => (versions::NPGUARD_GO_MOD, versions::NPGUARD_GO_SUM),
+            Binary::Helm => (versions::HELM_GO_MOD, versions::HELM_GO_SUM),
             _ => (versions::KUBE_GO_MOD, versions::KUBE_GO_SUM),
         };
         for (name, text) in [("go.mod", go_mod), ("go.sum", go_sum)] {

@@ -15,6 +15,9 @@ pub(crate) const OPA_GO_SUM: &str = include_str!("../../../tools/k8s/opa/go.sum"
 /// The wrapper module that builds np-guard's `k8snetpolicy`.
 pub(crate) const NPGUARD_GO_MOD: &str = include_str!("../../../tools/k8s/npguard/go.mod");
 pub(crate) const NPGUARD_GO_SUM: &str = include_str!("../../../tools/k8s/npguard/go.sum");
+/// The wrapper module that builds helm.
+pub(crate) const HELM_GO_MOD: &str = include_str!("../../../tools/k8s/helm/go.mod");
+pub(crate) const HELM_GO_SUM: &str = include_str!("../../../tools/k8s/helm/go.sum");
 
 /// Upstream versions plinth pins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +34,8 @@ pub struct Versions {
     pub opa: String,
     /// `github.com/np-guard/netpol-analyzer` (the `k8snetpolicy` NetworkPolicy analyzer).
     pub npguard: String,
+    /// `helm.sh/helm/v4`.
+    pub helm: String,
     /// `github.com/open-policy-agent/gatekeeper/v3` (its ConstraintTemplate CRD).
     pub gatekeeper: String,
     /// `github.com/kyverno/kyverno` (the PolicyReport CRDs it ships).
@@ -66,6 +71,7 @@ impl Versions {
             cluster_api_provider_aws: get("CLUSTER_API_PROVIDER_AWS_VERSION"),
             opa: get("OPA_VERSION"),
             npguard: get("NPGUARD_VERSION"),
+            helm: get("HELM_VERSION"),
             gatekeeper: get("GATEKEEPER_VERSION"),
             kyverno: get("KYVERNO_VERSION"),
             istio: get("ISTIO_VERSION"),
@@ -97,6 +103,7 @@ mod tests {
             ("cluster-api-provider-aws", &v.cluster_api_provider_aws),
             ("opa", &v.opa),
             ("np-guard", &v.npguard),
+            ("helm", &v.helm),
             ("gatekeeper", &v.gatekeeper),
             ("kyverno", &v.kyverno),
             ("istio", &v.istio),
@@ -138,6 +145,11 @@ mod tests {
         assert!(
             NPGUARD_GO_SUM.contains(&format!("{npguard} h1:")),
             "tools/k8s/npguard/go.sum lacks the hash of {npguard}; run tools/k8s/pin"
+        );
+        let helm = format!("helm.sh/helm/v4 v{}", v.helm);
+        assert!(
+            HELM_GO_MOD.contains(&helm),
+            "tools/k8s/helm/go.mod does not pin {helm}; run tools/k8s/pin"
         );
         assert_eq!(v.kubernetes_minor(), plinth_kube::KUBERNETES_API_VERSION);
         assert!(!KUBE_GO_SUM.is_empty() && !ETCD_GO_SUM.is_empty() && !OPA_GO_SUM.is_empty());

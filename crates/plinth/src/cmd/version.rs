@@ -56,6 +56,7 @@ pub async fn run(cluster: &ClusterArgs, format: Format) -> anyhow::Result<Outcom
                     "clusterApiProviderAws": format!("v{}", pins.cluster_api_provider_aws),
                     "opa": format!("v{}", pins.opa),
                     "npGuard": format!("v{}", pins.npguard),
+                    "helm": format!("v{}", pins.helm),
                 },
                 "server": server,
             }));
@@ -68,13 +69,14 @@ pub async fn run(cluster: &ClusterArgs, format: Format) -> anyhow::Result<Outcom
                 plinth_kube::KUBERNETES_API_VERSION.replace('.', "_")
             ));
             output::line(format!(
-                "upstream pins   kubernetes v{}, etcd v{}, cluster-api v{}, cluster-api-provider-aws v{}, opa v{}, np-guard v{}",
+                "upstream pins   kubernetes v{}, etcd v{}, cluster-api v{}, cluster-api-provider-aws v{}, opa v{}, np-guard v{}, helm v{}",
                 pins.kubernetes,
                 pins.etcd,
                 pins.cluster_api,
                 pins.cluster_api_provider_aws,
                 pins.opa,
-                pins.npguard
+                pins.npguard,
+                pins.helm
             ));
             output::line(match &server {
                 Server::Connected {
