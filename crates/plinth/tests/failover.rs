@@ -132,24 +132,33 @@ async fn leader_failover_binds_every_pod_exactly_once() {
     let leader = holder().await.expect("leader");
 
     let pods: Api<Pod> = Api::namespaced(admin.clone(), &ns);
-    futures::stream::iter(0..PODS)
-        .map(|i| {
-            let pods = pods.clone();
-            let pod: Pod = serde_json::from_value(json!({
-                "metadata": {"name": format!("p{i}")},
-                "spec": {
-                    "schedulerName": scheduler,
-                    "tolerations": [{"key": "plinth.io/test", "operator": "Equal", "value": ns, "effect": "NoSchedule"}],
-                    "containers": [{"name": "c", "image": "registry.example.com/app:1", "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
-                },
-            }))
-            .expect("pod");
-            async move { pods.create(&PostParams::default(), &pod).await.expect("create pod") }
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await;
-
+    let create = |range: std::ops::Range<usize>| {
+        let pods = pods.clone();
+        let scheduler = scheduler.clone();
+        let ns = ns.clone();
+        async move {
+            futures::stream::iter(range)
+                .map(|i| {
+                    let pods = pods.clone();
+                    let pod: Pod = serde_json::from_value(json!({
+                        "metadata": {"name": format!("p{i}")},
+                        "spec": {
+                            "schedulerName": scheduler,
+                            "tolerations": [{"key": "plinth.io/test", "operator": "Equal", "value": ns, "effect": "NoSchedule"}],
+                            "containers": [{"name": "c", "image": "registry.example.com/app:1", "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
+                        },
+                    }))
+                    .expect("pod");
+                    async move { pods.create(&PostParams::default(), &pod).await.expect("create pod") }
+                })
+                .buffer_unordered(32)
+                .collect::<Vec<_>>()
+                .await
+        }
+    };
+    // The first 600 pods, then the kill once 300 are bound, then the other 400: the
+    // leader dies mid-run however fast it binds (it cannot bind pods not yet created).
+    create(0..600).await;
     wait_for("300 pods bound", Duration::from_secs(60), async || {
         bound_count(&admin, &ns).await >= 300
     })
@@ -166,6 +175,7 @@ async fn leader_failover_binds_every_pod_exactly_once() {
         at_kill < PODS,
         "the leader finished before it could be killed; nothing was tested"
     );
+    create(600..PODS).await;
 
     wait_for("every pod bound", Duration::from_secs(120), async || {
         bound_count(&admin, &ns).await == PODS
