@@ -266,7 +266,8 @@ pub fn render(platform: &Platform, extras: &Extras) -> Result<Tree, RenderError>
         b.add("cluster-autoscaler", "cluster-autoscaler.yaml", o);
     }
     // Falco and trivy-operator run in namespaces of their own; Falco's sensors need
-    // host access, so its namespace is privileged.
+    // host access, so its namespace is privileged. The platform owns them (the `owner`
+    // label the shipped required-labels constraint asks every namespace for).
     for (ns, level) in [
         (&spec.falco.namespace, "privileged"),
         (&spec.trivy.namespace, "restricted"),
@@ -275,6 +276,7 @@ pub fn render(platform: &Platform, extras: &Extras) -> Result<Tree, RenderError>
             "namespaces",
             &format!("{ns}.yaml"),
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {
+                "owner": platform.name,
                 "pod-security.kubernetes.io/enforce": level,
                 "pod-security.kubernetes.io/audit": "restricted",
                 "pod-security.kubernetes.io/warn": "restricted"}}}),

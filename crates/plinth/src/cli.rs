@@ -149,6 +149,13 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
     },
+    /// The main job: a platform description to a running, policed, observable platform.
+    /// Without --kubeconfig/--context (or $KUBECONFIG) it starts the embedded control
+    /// plane and runs plinth's components next to it as local processes; then renders and
+    /// applies the platform, creates its example workloads and prints a report.
+    Up(UpArgs),
+    /// Stop what `plinth up` started: its local components and the embedded control plane.
+    Down(DownArgs),
     /// A local development control plane (upstream etcd + kube-apiserver) for users
     /// without a cluster.
     Dev {
@@ -156,6 +163,36 @@ pub enum Command {
         #[command(subcommand)]
         command: DevCommand,
     },
+}
+
+/// `plinth up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The platform: a directory with `platform.yaml` (and optionally `nodes.yaml` — Node
+    /// objects for the embedded control plane, which has no kubelets — and
+    /// `workloads.yaml`, the example workloads), or a Platform file.
+    #[arg(value_name = "PLATFORM")]
+    pub platform: PathBuf,
+    /// Loopback port of the embedded control plane's API server.
+    #[arg(long, default_value_t = 16443)]
+    pub port: u16,
+    /// How long to wait for the example workloads to be scheduled, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+    /// Output format of the report.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+    /// Where the embedded control plane and the components keep their state.
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// `plinth down`.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Where `plinth up` kept its state.
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// `plinth dev ...`.

@@ -93,6 +93,11 @@ fn build() -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// The kubeconfig of the dev control plane recorded in `dir`, if one was started there.
+pub(super) fn kubeconfig(dir: &Path) -> Option<PathBuf> {
+    read_state(dir).map(|s| s.kubeconfig)
+}
+
 fn read_state(dir: &Path) -> Option<State> {
     let text = std::fs::read_to_string(dir.join(STATE_FILE)).ok()?;
     serde_json::from_str(&text).ok()
@@ -132,7 +137,20 @@ fn check_ours(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome> {
+pub(super) async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome> {
+    up_with(dir, port, install_crds, Vec::new(), true).await
+}
+
+/// [`up`] with more kube-apiserver flags for a newly started control plane (a running
+/// one is reused as it is); without `print_report` only a line on stderr says where it
+/// runs (`plinth up` prints a report of its own).
+pub(super) async fn up_with(
+    dir: &Path,
+    port: u16,
+    install_crds: bool,
+    extra_apiserver_args: Vec<String>,
+    print_report: bool,
+) -> anyhow::Result<Outcome> {
     check_ours(dir)?;
     if let Some(state) = read_state(dir) {
         if processes_alive(&state) && server_version(&state).await.is_ok() {
@@ -141,6 +159,9 @@ async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome
                 state.server,
                 dir.display()
             ));
+            if !print_report {
+                return Ok(Outcome::Ok);
+            }
             return report(dir, &state, Format::Table).await;
         }
         output::notice(format!(
@@ -166,7 +187,7 @@ async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome
         binaries,
         timeout: Duration::from_secs(120),
         port_hint: " with `plinth dev up --port N`",
-        extra_apiserver_args: Vec::new(),
+        extra_apiserver_args,
     };
     // On Ctrl-C the partly started control plane is dropped, which stops its processes.
     let started = tokio::select! {
@@ -249,6 +270,14 @@ async fn up(dir: &Path, port: u16, install_crds: bool) -> anyhow::Result<Outcome
     if let Err(e) = std::fs::write(dir.join(STATE_FILE), text) {
         let _ = stop_and_remove(dir);
         return Err(e).context(format!("writing {}", dir.join(STATE_FILE).display()));
+    }
+    if !print_report {
+        output::notice(format!(
+            "embedded control plane running at {} (state in {})",
+            state.server,
+            dir.display()
+        ));
+        return Ok(Outcome::Ok);
     }
     report(dir, &state, Format::Table).await
 }
@@ -341,7 +370,7 @@ fn env(state: &StateArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn down(dir: &Path) -> anyhow::Result<Outcome> {
+pub(super) fn down(dir: &Path) -> anyhow::Result<Outcome> {
     check_ours(dir)?;
     if !dir.exists() {
         output::notice(format!("no dev control plane in {}", dir.display()));

@@ -18,6 +18,7 @@ mod plan;
 mod render;
 mod scheduler;
 mod simulate;
+mod up;
 mod version;
 mod zt;
 mod zt_model;
@@ -61,6 +62,8 @@ pub(crate) fn manifest_errors(errors: Vec<plinth_core::manifest::ManifestError>)
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Version { output } => version::run(&cli.cluster, output).await,
+        Command::Up(args) => up::up(&cli.cluster, &args).await,
+        Command::Down(args) => up::down(&cli.cluster, &args).await,
         Command::Dev { command } => dev::run(command).await,
         Command::Simulate(args) => simulate::run(&args),
         Command::Bench { command } => bench::run_async(command).await,

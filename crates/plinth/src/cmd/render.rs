@@ -16,6 +16,12 @@ use crate::output;
 
 /// Runs `plinth render`.
 pub fn run(args: &RenderArgs) -> anyhow::Result<Outcome> {
+    run_to(args, output::line)
+}
+
+/// [`run`], with the summary written by `say` (`plinth up` sends it to stderr, keeping
+/// stdout for its report).
+pub(super) fn run_to(args: &RenderArgs, say: fn(String)) -> anyhow::Result<Outcome> {
     check_paths(args)?;
     let docs = plinth_core::manifest::read_paths(&[&args.platform]).map_err(|e| anyhow!("{e}"))?;
     let platform = plinth_render::platform::from_documents(&docs)
@@ -50,16 +56,16 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<Outcome> {
             .entry(f.split('/').next().unwrap_or(""))
             .or_default() += 1;
     }
-    output::line(format!(
+    say(format!(
         "rendered platform {:?}: {} files under {}",
         platform.name,
         rendered.files.len(),
         args.out.display()
     ));
     for (folder, n) in folders {
-        output::line(format!("  {n:>4}  {folder}"));
+        say(format!("  {n:>4}  {folder}"));
     }
-    output::line(key_note);
+    say(key_note);
     Ok(Outcome::Ok)
 }
 
