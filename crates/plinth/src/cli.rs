@@ -156,6 +156,9 @@ pub enum Command {
     Up(UpArgs),
     /// Stop what `plinth up` started: its local components and the embedded control plane.
     Down(DownArgs),
+    /// Install plinth's in-cluster components (charts/plinth with its default values,
+    /// without Helm) into plinth-system; `--render` prints them instead.
+    Install(InstallArgs),
     /// A local development control plane (upstream etcd + kube-apiserver) for users
     /// without a cluster.
     Dev {
@@ -185,6 +188,17 @@ pub struct UpArgs {
     /// Where the embedded control plane and the components keep their state.
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+/// `plinth install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Print the objects instead of applying them.
+    #[arg(long)]
+    pub render: bool,
+    /// `server`: have the API server validate everything without persisting it.
+    #[arg(long, value_enum, default_value_t, num_args = 0..=1, default_missing_value = "server")]
+    pub dry_run: DryRun,
 }
 
 /// `plinth down`.

@@ -177,6 +177,31 @@ fn the_chart_lints_and_its_values_reach_the_objects() {
     assert!(text(&o).contains("NAMESPACE/NAME"), "{}", text(&o));
 }
 
+#[test]
+fn plinth_install_renders_exactly_the_chart_with_default_values() {
+    let (from_helm, _) = template("plinth", "plinth-system", &[]);
+    let o = run(Command::new(env!("CARGO_BIN_EXE_plinth")).args(["install", "--render"]));
+    assert!(o.status.success(), "{}", text(&o));
+    let ours: Vec<Value> =
+        plinth_core::manifest::parse_str("install", &String::from_utf8_lossy(&o.stdout))
+            .expect("parses")
+            .into_iter()
+            .map(plinth_core::manifest::Document::into_value)
+            .collect();
+    let (namespace, rest): (Vec<Value>, Vec<Value>) =
+        ours.into_iter().partition(|o| o["kind"] == "Namespace");
+    assert_eq!(namespace.len(), 1);
+    assert_eq!(namespace[0]["metadata"]["name"], "plinth-system");
+    assert_eq!(
+        namespace[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
+    assert!(
+        rest == from_helm,
+        "plinth install differs from helm template of charts/plinth: run tools/gen-install"
+    );
+}
+
 /// Asks the API server whether `sa` may do `verb` on `resource` (`group/resource` or
 /// `resource`, `resource/subresource` allowed) in `namespace`, optionally by name.
 async fn may(

@@ -13,6 +13,7 @@ mod fleet;
 mod fleet_live;
 mod guard;
 mod guard_corpus;
+mod install;
 mod netpol_corpus;
 mod plan;
 mod render;
@@ -64,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Version { output } => version::run(&cli.cluster, output).await,
         Command::Up(args) => up::up(&cli.cluster, &args).await,
         Command::Down(args) => up::down(&cli.cluster, &args).await,
+        Command::Install(args) => install::run(&cli.cluster, &args).await,
         Command::Dev { command } => dev::run(command).await,
         Command::Simulate(args) => simulate::run(&args),
         Command::Bench { command } => bench::run_async(command).await,

@@ -11,7 +11,8 @@
 //!    set `plinth-platform` (server-side, pruned);
 //! 4. on the embedded control plane, plinth's components as local processes
 //!    (`components`): scheduler, guard webhook (registered by URL), zero-trust controller;
-//!    on a real cluster they are expected as Deployments (`charts/plinth`);
+//!    on a named cluster they are installed as Deployments (`plinth install`: the
+//!    chart's objects);
 //! 5. the platform's zero-trust model as a `ZeroTrustModel` (the controller enforces it);
 //! 6. `nodes.yaml` (embedded control plane only: no kubelets, so nodes are API objects)
 //!    and the example workloads of `workloads.yaml`;
@@ -164,9 +165,15 @@ pub async fn up(cluster: &ClusterArgs, args: &UpArgs) -> anyhow::Result<Outcome>
         ));
         started
     } else {
-        output::notice(
-            "using the named cluster: plinth's components are expected there as Deployments (helm install plinth charts/plinth)",
-        );
+        // A real cluster runs the components as Deployments: the chart's objects.
+        let step = Step::start(format!(
+            "installing plinth's components into {} (charts/plinth, default values)",
+            super::install::NAMESPACE
+        ));
+        let applied = super::install::apply(&client, false).await.context(
+            "installing the components (they need cert-manager and the Prometheus Operator's CRDs; or install charts/plinth with your own values first)",
+        )?;
+        step.finish(format!("{} component objects applied", applied.len()));
         components::Started::default()
     };
 
