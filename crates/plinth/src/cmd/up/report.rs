@@ -171,6 +171,29 @@ async fn pod_line(client: &kube::Client, pod: &Pod) -> PodLine {
     }
 }
 
+/// A Pod among the example documents.
+struct ExamplePod {
+    namespace: String,
+    name: String,
+    service_account: Option<String>,
+}
+
+fn example_pods(workloads: &[Document]) -> Vec<ExamplePod> {
+    workloads
+        .iter()
+        .filter(|d| d.kind() == Some("Pod"))
+        .map(|d| {
+            let v = d.value();
+            let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_owned);
+            ExamplePod {
+                namespace: s("/metadata/namespace").unwrap_or_else(|| "default".to_owned()),
+                name: s("/metadata/name").unwrap_or_default(),
+                service_account: s("/spec/serviceAccountName"),
+            }
+        })
+        .collect()
+}
+
 /// Pods admission must refuse, sent as server dry runs into a namespace that enforces the
 /// restricted level — the first example pod's, running as its ServiceAccount (the
 /// ServiceAccount admission plugin runs before webhooks and refuses unknown accounts),
@@ -190,20 +213,9 @@ async fn admission_probes(client: &kube::Client, workloads: &[Document]) -> Vec<
         .filter_map(|n| n.metadata.name)
         .collect();
     restricted.sort();
-    let from_example = workloads
-        .iter()
-        .filter(|d| d.kind() == Some("Pod"))
-        .map(|d| {
-            (
-                d.value()["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or("default")
-                    .to_owned(),
-                d.value()["spec"]["serviceAccountName"]
-                    .as_str()
-                    .map(str::to_owned),
-            )
-        })
+    let from_example = example_pods(workloads)
+        .into_iter()
+        .map(|p| (p.namespace, p.service_account))
         .find(|(ns, _)| restricted.contains(ns));
     let Some((ns, account)) =
         from_example.or_else(|| restricted.first().map(|n| (n.clone(), None)))
@@ -301,22 +313,9 @@ async fn model_line(client: &kube::Client, model: &Value) -> Option<ModelLine> {
 /// Waits (up to the timeout) for the pods to be bound and the model to be reconciled,
 /// then reads everything back.
 pub async fn gather(client: &kube::Client, inputs: &Inputs<'_>) -> anyhow::Result<Report> {
-    let wanted: Vec<(String, String)> = inputs
-        .workloads
-        .iter()
-        .filter(|d| d.kind() == Some("Pod"))
-        .map(|d| {
-            (
-                d.value()["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or("default")
-                    .to_owned(),
-                d.value()["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-        })
+    let wanted: Vec<(String, String)> = example_pods(inputs.workloads)
+        .into_iter()
+        .map(|p| (p.namespace, p.name))
         .collect();
     let deadline = tokio::time::Instant::now() + inputs.timeout;
     let step = output::Step::start(format!(
