@@ -15,9 +15,9 @@ use crate::output;
 
 /// The Istio and cert-manager objects posture reads.
 #[derive(Default)]
-struct Mesh {
-    peer_authentications: Vec<Value>,
-    certificates: Vec<Value>,
+pub(super) struct Mesh {
+    pub(super) peer_authentications: Vec<Value>,
+    pub(super) certificates: Vec<Value>,
 }
 
 fn is_peer_authentication(api_version: Option<&str>, kind: Option<&str>) -> bool {
@@ -33,6 +33,38 @@ fn is_certificate(api_version: Option<&str>, kind: Option<&str>) -> bool {
 }
 
 /// The index (and, when asked, the mesh objects) of `--manifests` or `--cluster`.
+/// The PeerAuthentications and Certificates of a live cluster (kinds it does not serve
+/// count as none).
+pub(super) async fn live_mesh(client: &kube::Client) -> anyhow::Result<Mesh> {
+    let mut mesh = Mesh::default();
+    let applier = plinth_kube::Applier::new(client.clone(), "plinth");
+    for (api_version, kind, into) in [
+        (
+            "security.istio.io/v1",
+            "PeerAuthentication",
+            &mut mesh.peer_authentications,
+        ),
+        ("cert-manager.io/v1", "Certificate", &mut mesh.certificates),
+    ] {
+        let Some((resource, _)) = applier.resolve(api_version, kind).await else {
+            tracing::warn!(%kind, %api_version, "not served by the cluster; counted as none");
+            continue;
+        };
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .with_context(|| format!("listing {kind} objects"))?;
+        for o in list.items {
+            let mut v = serde_json::to_value(&o)?;
+            v["apiVersion"] = json!(api_version);
+            v["kind"] = json!(kind);
+            into.push(v);
+        }
+    }
+    Ok(mesh)
+}
+
 async fn load(
     cluster: &ClusterArgs,
     state: &ZtStateArgs,
@@ -44,31 +76,7 @@ async fn load(
         let (client, _conn, _info) = plinth_kube::config::connect(&cluster.options()).await?;
         let index = plinth_zt::cluster::index(&client, mode).await?;
         if with_mesh {
-            let applier = plinth_kube::Applier::new(client.clone(), "plinth");
-            for (api_version, kind, into) in [
-                (
-                    "security.istio.io/v1",
-                    "PeerAuthentication",
-                    &mut mesh.peer_authentications,
-                ),
-                ("cert-manager.io/v1", "Certificate", &mut mesh.certificates),
-            ] {
-                let Some((resource, _)) = applier.resolve(api_version, kind).await else {
-                    tracing::warn!(%kind, %api_version, "not served by the cluster; counted as none");
-                    continue;
-                };
-                let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-                let list = api
-                    .list(&ListParams::default())
-                    .await
-                    .with_context(|| format!("listing {kind} objects"))?;
-                for o in list.items {
-                    let mut v = serde_json::to_value(&o)?;
-                    v["apiVersion"] = json!(api_version);
-                    v["kind"] = json!(kind);
-                    into.push(v);
-                }
-            }
+            mesh = live_mesh(&client).await?;
         }
         Ok((index, mesh))
     } else {

@@ -238,6 +238,7 @@ pub async fn up(cluster: &ClusterArgs, args: &UpArgs) -> anyhow::Result<Outcome>
             applied: &applied,
             started: &started,
             model: model.as_ref(),
+            model_file: model_file(&files.platform)?,
             workloads: &example_docs,
             timeout: Duration::from_secs(args.timeout),
         },
@@ -251,16 +252,23 @@ pub async fn up(cluster: &ClusterArgs, args: &UpArgs) -> anyhow::Result<Outcome>
     })
 }
 
-/// The platform's ZeroTrustModel as an object to apply, when it names one.
-fn zero_trust_model(platform: &Path) -> anyhow::Result<Option<Value>> {
+/// The path of the platform's zero-trust model, when it names one.
+fn model_file(platform: &Path) -> anyhow::Result<Option<PathBuf>> {
     let docs = plinth_core::manifest::read_paths(&[platform]).map_err(|e| anyhow!("{e}"))?;
     let parsed = plinth_render::platform::from_documents(&docs)
         .map_err(super::manifest_errors)?
         .ok_or_else(|| anyhow!("{}: no Platform document", platform.display()))?;
-    let Some(rel) = &parsed.spec.zero_trust_model else {
+    Ok(parsed
+        .spec
+        .zero_trust_model
+        .map(|rel| platform.parent().unwrap_or(Path::new(".")).join(rel)))
+}
+
+/// The platform's ZeroTrustModel as an object to apply, when it names one.
+fn zero_trust_model(platform: &Path) -> anyhow::Result<Option<Value>> {
+    let Some(path) = model_file(platform)? else {
         return Ok(None);
     };
-    let path = platform.parent().unwrap_or(Path::new(".")).join(rel);
     let docs = plinth_core::manifest::read_paths(&[&path]).map_err(|e| anyhow!("{e}"))?;
     Ok(docs
         .into_iter()

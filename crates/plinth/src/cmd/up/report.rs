@@ -27,6 +27,8 @@ pub struct Inputs<'a> {
     pub applied: &'a [applyset::Outcome],
     pub started: &'a Started,
     pub model: Option<&'a Value>,
+    /// The model file, for the posture's certificate and matrix coverage.
+    pub model_file: Option<PathBuf>,
     pub workloads: &'a [Document],
     pub timeout: Duration,
 }
@@ -82,6 +84,10 @@ pub struct Report {
     /// What admission said to pods that must be refused.
     pub admission_probes: Vec<Probe>,
     pub zero_trust: Option<ModelLine>,
+    /// What the cluster enforces, measured from its objects (`plinth zt posture`).
+    pub zero_trust_posture: Option<plinth_netpol::intent::posture::Posture>,
+    /// Cluster API clusters this cluster manages, `NAMESPACE/NAME (phase)`.
+    pub fleet: Vec<String>,
     pub next: Vec<String>,
 }
 
@@ -310,6 +316,32 @@ async fn model_line(client: &kube::Client, model: &Value) -> Option<ModelLine> {
     })
 }
 
+/// The Cluster API clusters of this (management) cluster, when Cluster API is served.
+async fn fleet(client: &kube::Client) -> Vec<String> {
+    let applier = plinth_kube::Applier::new(client.clone(), "plinth-up");
+    let Some((resource, _)) = applier.resolve("cluster.x-k8s.io/v1beta2", "Cluster").await else {
+        return Vec::new();
+    };
+    let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &resource);
+    let Ok(list) = api.list(&ListParams::default()).await else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = list
+        .items
+        .iter()
+        .map(|c| {
+            format!(
+                "{}/{} ({})",
+                c.metadata.namespace.as_deref().unwrap_or_default(),
+                c.metadata.name.as_deref().unwrap_or_default(),
+                c.data["status"]["phase"].as_str().unwrap_or("no phase yet")
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Waits (up to the timeout) for the pods to be bound and the model to be reconciled,
 /// then reads everything back.
 pub async fn gather(client: &kube::Client, inputs: &Inputs<'_>) -> anyhow::Result<Report> {
@@ -376,7 +408,25 @@ pub async fn gather(client: &kube::Client, inputs: &Inputs<'_>) -> anyhow::Resul
             "plinth down                                  # stop everything up started".to_owned(),
         );
     }
+    let zero_trust_posture = match &inputs.model_file {
+        Some(path) => {
+            let model = super::super::zt_model::read_model(path)?;
+            let index =
+                plinth_zt::cluster::index(client, plinth_netpol::IpBlockMode::default()).await?;
+            let mesh = super::super::zt_state::live_mesh(client).await?;
+            Some(plinth_netpol::intent::posture::posture(
+                &index,
+                Some(&model),
+                &mesh.peer_authentications,
+                &mesh.certificates,
+                plinth_netpol::intent::posture::DEFAULT_ROOT_NAMESPACE,
+            ))
+        }
+        None => None,
+    };
     Ok(Report {
+        zero_trust_posture,
+        fleet: fleet(client).await,
         server: inputs.server.clone(),
         embedded: inputs.embedded,
         applied,
@@ -465,6 +515,27 @@ pub fn print(r: &Report, format: Format) {
             "zero trust: model {} Ready={} ({}): {}",
             m.name, m.ready, m.reason, m.message
         ));
+    }
+    if let Some(p) = &r.zero_trust_posture {
+        output::line(format!(
+            "zero-trust posture: ingress isolated {}, egress isolated {}, STRICT mTLS pods {}{}{}",
+            p.ingress_isolated,
+            p.egress_isolated,
+            p.strict_mtls_pods,
+            p.identities_with_certificate
+                .as_ref()
+                .map(|r| format!(", identities with a Certificate {r}"))
+                .unwrap_or_default(),
+            p.matrix_enforced
+                .as_ref()
+                .map(|r| format!(", matrix entries enforced {r}"))
+                .unwrap_or_default(),
+        ));
+    }
+    if r.fleet.is_empty() {
+        output::line("fleet: no Cluster API clusters here (plinth fleet create SPEC to add one)");
+    } else {
+        output::line(format!("fleet: {}", r.fleet.join(", ")));
     }
     output::line("look further:");
     for n in &r.next {
