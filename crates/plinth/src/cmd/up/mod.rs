@@ -285,14 +285,20 @@ pub async fn down(cluster: &ClusterArgs, args: &DownArgs) -> anyhow::Result<Outc
     }
     // The webhook registration points at a process that no longer runs: remove it while
     // the API server is still there (on a named cluster it would block every pod).
+    // Only the embedded plane's API server: without it (or on a named cluster, where up
+    // registered no local webhook) there is nothing of ours to remove.
     let options = match super::dev::kubeconfig(&state) {
-        Some(k) if !named_cluster(cluster) => plinth_kube::ClientOptions {
+        Some(k) if !named_cluster(cluster) => Some(plinth_kube::ClientOptions {
             kubeconfig: Some(k),
             context: None,
-        },
-        _ => cluster.options(),
+        }),
+        _ => None,
     };
-    if let Ok((client, _, _)) = plinth_kube::config::connect(&options).await {
+    let connected = match &options {
+        Some(o) => plinth_kube::config::connect(o).await.ok(),
+        None => None,
+    };
+    if let Some((client, _, _)) = connected {
         let api: kube::Api<
             k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration,
         > = kube::Api::all(client);
