@@ -325,17 +325,11 @@ impl UpgradeStep {
         } else {
             format!(" (templates {})", templates.join(", "))
         };
-        let line = match &self.patch {
-            Some(_) => format!(
-                "{}: {} -> {}, wait for the rollout",
-                self.object, self.from, self.to
-            ),
-            None => format!(
-                "{}: already asks for {}, wait for the rollout",
-                self.object, self.to
-            ),
+        let change = match &self.patch {
+            Some(_) => format!("{} -> {}", self.from, self.to),
+            None => format!("already asks for {}", self.to),
         };
-        line.replacen(", wait", &format!("{with}, wait"), 1)
+        format!("{}: {change}{with}, wait for the rollout", self.object)
     }
 }
 

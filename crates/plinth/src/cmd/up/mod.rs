@@ -157,7 +157,9 @@ pub async fn up(cluster: &ClusterArgs, args: &UpArgs) -> anyhow::Result<Outcome>
         let kubeconfig = options.kubeconfig.clone().unwrap_or_default();
         let step =
             Step::start("starting the scheduler, the guard webhook and the zero-trust controller");
-        let started = components::start(&state, &kubeconfig, &applier).await?;
+        let started = components::start(&state, &kubeconfig, &applier)
+            .await
+            .context("starting the components (their logs are in STATE/up/logs; `plinth down` stops whatever did start)")?;
         step.finish(format!(
             "{} components running (logs in {})",
             started.components.len(),
