@@ -80,6 +80,13 @@ fn container(name: String) -> impl Strategy<Value = Value> {
         json!("1.5"),
         json!(3),
         json!("lots"),
+        json!("1."),
+        json!(".5m"),
+        json!("1.2.3"),
+        json!("0.25m"),
+        json!("1e3"),
+        json!("+2"),
+        json!("2 "),
     ]);
     let memory = prop::sample::select(vec![
         json!("128Mi"),
@@ -88,6 +95,10 @@ fn container(name: String) -> impl Strategy<Value = Value> {
         json!("2E"),
         json!("1.5Gi"),
         json!("bogus"),
+        json!("1..5Gi"),
+        json!("Mi"),
+        json!(".Gi"),
+        json!("0.5.Gi"),
         json!(1024),
         json!(""),
     ]);

@@ -421,7 +421,7 @@ impl Constraint {
         Ok(Constraint {
             kind,
             name,
-            rego_parameters: regorus::Value::from(parameters.clone()),
+            rego_parameters: super::rego_value::to_rego(&parameters),
             parameters,
             matcher,
             enforcement,
@@ -430,7 +430,7 @@ impl Constraint {
 
     /// Replaces the parameters (after schema defaulting and pruning).
     pub fn set_parameters(&mut self, parameters: Value) {
-        self.rego_parameters = regorus::Value::from(parameters.clone());
+        self.rego_parameters = super::rego_value::to_rego(&parameters);
         self.parameters = parameters;
     }
 

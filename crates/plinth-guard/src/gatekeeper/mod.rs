@@ -4,6 +4,7 @@
 
 pub mod constraint;
 pub mod crd;
+pub mod rego_value;
 pub mod schema;
 pub mod template;
 
@@ -333,11 +334,7 @@ impl PolicySet {
                 Ok(true) => {}
             }
             let review_value = rego_review
-                .get_or_insert_with(|| {
-                    // Deserialised from the borrowed JSON: no copy of the request first.
-                    <regorus::Value as serde::Deserialize>::deserialize(request)
-                        .unwrap_or_else(|_| regorus::Value::from(request.clone()))
-                })
+                .get_or_insert_with(|| rego_value::to_rego(request))
                 .clone();
             let mut input = BTreeMap::new();
             input.insert(regorus::Value::from("review"), review_value);

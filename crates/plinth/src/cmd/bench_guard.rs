@@ -385,6 +385,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<Outcome> {
                 "opaMicrosPerRequest": micros(c.opa_per_request),
                 "ratio": c.disagreements.is_empty().then(|| c.opa_per_request.as_secs_f64() / c.plinth_per_request.as_secs_f64().max(f64::EPSILON)),
                 "disagreements": c.disagreements,
+                "perTemplate": c.per_template.iter().map(|t| json!({
+                    "kind": t.kind, "evaluations": t.evaluations,
+                    "plinthMicrosPerEvaluation": micros(t.plinth_per_evaluation),
+                    "opaMicrosPerEvaluation": micros(t.opa_per_evaluation),
+                })).collect::<Vec<_>>(),
             })),
             "load": {"rate": settings.rate, "seconds": settings.seconds, "sent": load.sent,
                 "completed": load.latencies.len(), "errors": errors, "errorKinds": load.errors,
@@ -427,6 +432,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<Outcome> {
                 c.evaluations,
                 c.templates,
             ));
+            for t in &c.per_template {
+                output::line(format!(
+                    "  {}: {} evaluations, plinth {:.1} µs, opa {:.1} µs per evaluation",
+                    t.kind,
+                    t.evaluations,
+                    micros(t.plinth_per_evaluation),
+                    micros(t.opa_per_evaluation)
+                ));
+            }
             for d in c.disagreements.iter().take(5) {
                 output::line(format!("  {d}"));
             }

@@ -41,6 +41,40 @@ pub struct Comparison {
     pub opa_per_request: Duration,
     /// Evaluations whose violations differ (empty when both agree).
     pub disagreements: Vec<String>,
+    /// Per template: where each engine spends its time.
+    pub per_template: Vec<TemplateTiming>,
+}
+
+/// One template's share: its evaluations, timed alone on both sides (plinth's side is
+/// `Template::evaluate` on prepared inputs, so matching and input conversion are not in
+/// it, as they are not in OPA's).
+#[derive(Debug)]
+pub struct TemplateTiming {
+    /// The template's kind.
+    pub kind: String,
+    /// Evaluations of it in the corpus.
+    pub evaluations: usize,
+    /// plinth: mean time per evaluation.
+    pub plinth_per_evaluation: Duration,
+    /// OPA: time per evaluation (best of three runs).
+    pub opa_per_evaluation: Duration,
+}
+
+/// Mean time of `template.evaluate` over `inputs`, passes repeated for `min_time`.
+fn plinth_template_time(
+    template: &plinth_guard::gatekeeper::template::Template,
+    inputs: &[regorus::Value],
+    min_time: Duration,
+) -> Duration {
+    let started = Instant::now();
+    let mut passes = 0u32;
+    while passes == 0 || started.elapsed() < min_time {
+        for input in inputs {
+            std::hint::black_box(template.evaluate(input.clone()).ok());
+        }
+        passes += 1;
+    }
+    started.elapsed() / (passes * inputs.len().max(1) as u32)
 }
 
 type Key = (usize, String);
@@ -157,13 +191,18 @@ pub fn compare(
         plinth_side(policies, inputs, Duration::from_secs(3));
 
     // The same work for OPA, grouped by template.
-    let mut by_template: BTreeMap<String, (String, Vec<Key>, Vec<Value>)> = BTreeMap::new();
+    type Cases = (String, Vec<Key>, Vec<Value>);
+    let mut by_template: BTreeMap<String, Cases> = BTreeMap::new();
+    let mut templates = BTreeMap::new();
     for (i, input) in inputs.iter().enumerate() {
         let review = Review {
             request: &input.review,
             namespace_labels: input.namespace_labels.as_ref(),
         };
         for (constraint, template) in policies.matching(&review, Point::Webhook) {
+            templates
+                .entry(template.kind.clone())
+                .or_insert_with(|| std::sync::Arc::clone(&template));
             let entry = by_template
                 .entry(template.kind.clone())
                 .or_insert_with(|| (template.package.clone(), Vec::new(), Vec::new()));
@@ -177,6 +216,7 @@ pub fn compare(
     let scratch = tempfile::tempdir().context("a scratch directory for OPA's inputs")?;
     let mut opa_total = Duration::ZERO;
     let mut disagreements = Vec::new();
+    let mut per_template = Vec::new();
     for (kind, (package, keys, cases)) in &by_template {
         let doc = template_docs
             .get(kind)
@@ -197,6 +237,23 @@ pub fn compare(
             answers = got;
         }
         opa_total += best;
+        if let Some(template) = templates.get(kind) {
+            let prepared: Vec<regorus::Value> = cases
+                .iter()
+                .map(|c| regorus::Value::from(c.clone()))
+                .collect();
+            let n = cases.len().max(1) as u32;
+            per_template.push(TemplateTiming {
+                kind: kind.clone(),
+                evaluations: cases.len(),
+                plinth_per_evaluation: plinth_template_time(
+                    template,
+                    &prepared,
+                    Duration::from_millis(300),
+                ),
+                opa_per_evaluation: best / n,
+            });
+        }
         for (n, key) in keys.iter().enumerate() {
             let ours = plinth_answers.get(key).cloned().unwrap_or_default();
             let theirs = answers.get(n).cloned().unwrap_or_default();
@@ -215,5 +272,6 @@ pub fn compare(
         plinth_per_request,
         opa_per_request: opa_total / inputs.len().max(1) as u32,
         disagreements,
+        per_template,
     })
 }
