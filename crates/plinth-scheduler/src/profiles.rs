@@ -18,6 +18,9 @@ use tokio::task::JoinHandle;
 pub enum Reload {
     /// A valid configuration.
     Loaded(Arc<SchedulerConfig>),
+    /// The watch's initial list is complete: whatever the ConfigMap held at start-up
+    /// has been sent (or it does not exist), so scheduling may begin.
+    Synced,
     /// An invalid edit: the ConfigMap and why.
     Rejected(Arc<ConfigMap>, String),
 }
@@ -61,6 +64,12 @@ pub fn watch(
                         configmap = ?cm.metadata.name,
                         "the profiles ConfigMap was deleted; keeping the last good profiles"
                     );
+                    continue;
+                }
+                Ok(Event::InitDone) => {
+                    if tx.send(Reload::Synced).is_err() {
+                        return;
+                    }
                     continue;
                 }
                 Ok(_) => continue,

@@ -156,6 +156,8 @@ struct Loop {
     epoch: Instant,
     binds: JoinSet<BindDone>,
     aux: JoinSet<()>,
+    /// The profiles ConfigMap (when one is named) has been read once.
+    profiles_synced: bool,
 }
 
 impl Loop {
@@ -179,6 +181,7 @@ impl Loop {
             epoch: Instant::now(),
             binds: JoinSet::new(),
             aux: JoinSet::new(),
+            profiles_synced: false,
         }
     }
 
@@ -200,6 +203,10 @@ impl Loop {
             }
             None => (None, None),
         };
+        // With a profiles ConfigMap, nothing is scheduled before its first read: a pod
+        // placed with the built-in profiles would not be moved when the configured ones
+        // arrive a moment later.
+        self.profiles_synced = reloads.is_none();
         let (elector, mut leader_rx, election_stop, election_task) = match &self.options.election {
             Some(cfg) => {
                 let (e, rx) = Elector::new(self.client.clone(), cfg.clone());
@@ -225,7 +232,7 @@ impl Loop {
             was_leading = leading;
             let now = self.now();
             self.queue.flush(now);
-            let synced = self.state.synced();
+            let synced = self.state.synced() && self.profiles_synced;
             self.health.ready.store(synced, Ordering::Relaxed);
             let can_schedule = leading
                 && synced
@@ -315,6 +322,12 @@ impl Loop {
 
     fn reload(&mut self, reload: Reload) {
         match reload {
+            Reload::Synced => {
+                if !self.profiles_synced {
+                    tracing::info!("profiles ConfigMap read; scheduling may start");
+                }
+                self.profiles_synced = true;
+            }
             Reload::Loaded(config) => {
                 tracing::info!(profiles = ?config.profiles.names(), "workload profiles reloaded");
                 self.engine = Scheduler::new((*config).clone());

@@ -217,13 +217,14 @@ async fn profiles_hot_reload_keeps_the_last_good_version() {
     s.apply(cm(profiles("batch"))).await;
     let mut options = s.options();
     options.profiles_configmap = Some((s.ns.clone(), "advanced-scheduling-policies".into()));
+    // Pending before the scheduler starts: it must read the ConfigMap before placing it.
+    let mut p = s.pod("first");
+    p["metadata"]["labels"]["workload.enterprise.io/type"] = json!("web-application");
+    s.create_pod(p).await;
     let running = plinth_scheduler::start(s.client.clone(), options)
         .await
         .expect("start");
 
-    let mut p = s.pod("first");
-    p["metadata"]["labels"]["workload.enterprise.io/type"] = json!("web-application");
-    s.create_pod(p).await;
     assert_eq!(
         s.bound("first", WAIT).await,
         s.node_name("batch"),
