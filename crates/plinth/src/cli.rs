@@ -320,6 +320,11 @@ pub enum BenchCommand {
         /// Client QPS/burst settings to run (repeatable), e.g. `5000/5000`.
         #[arg(long = "qps", value_name = "QPS/BURST", default_values_t = ["5000/5000".to_owned(), "50/100".to_owned()])]
         qps: Vec<String>,
+        /// Run plinth's scheduler with these composite score weights instead of the
+        /// seed's (as `plinth bench scheduler --score-weights`), set through a policies
+        /// ConfigMap.
+        #[arg(long, value_name = "NAME=WEIGHT,...")]
+        score_weights: Option<String>,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
@@ -379,7 +384,8 @@ pub enum BenchCommand {
     },
     /// Scheduling decision throughput on a synthetic cluster of the seed's pools:
     /// every pending pod is scheduled (every feasible node filtered and scored) and
-    /// assumed, one after another.
+    /// assumed, one after another, highest priority first as the live queue pops them;
+    /// the placement's CPU spread and preferred-node share are reported.
     Scheduler {
         /// Nodes in the synthetic cluster.
         #[arg(long, default_value_t = 5000)]
@@ -390,6 +396,11 @@ pub enum BenchCommand {
         /// Generator seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Composite score weights to try instead of the seed's, e.g.
+        /// `resource=0.4,affinity=0.1,sla=0.2,load_balance=0.15` (names left out keep
+        /// their default; the four are scaled to sum to 1).
+        #[arg(long, value_name = "NAME=WEIGHT,...")]
+        score_weights: Option<String>,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,

@@ -1,9 +1,12 @@
 //! `plinth bench`: measurements of the engines, printed with the method and the machine.
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context;
+
 use plinth_sched::Scheduler;
-use plinth_sched::config::SchedulerConfig;
+use plinth_sched::config::{SchedulerConfig, ScoreWeights};
 use plinth_sched::priority::PriorityClasses;
 use plinth_sched::synthetic;
 use serde_json::json;
@@ -28,8 +31,9 @@ pub fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
             nodes,
             pods,
             seed,
+            score_weights,
             output: format,
-        } => scheduler(nodes, pods, seed, format),
+        } => scheduler(nodes, pods, seed, score_weights.as_deref(), format),
         BenchCommand::Netpol {
             pods,
             policies,
@@ -61,8 +65,10 @@ pub async fn run_async(command: BenchCommand) -> anyhow::Result<Outcome> {
             pods,
             seed,
             qps,
+            score_weights: weights,
             output: format,
         } => {
+            let weights = weights.as_deref().map(score_weights).transpose()?;
             let settings = qps
                 .iter()
                 .map(|s| {
@@ -72,7 +78,15 @@ pub async fn run_async(command: BenchCommand) -> anyhow::Result<Outcome> {
                     Ok((q.parse()?, b.parse()?))
                 })
                 .collect::<anyhow::Result<Vec<(u32, u32)>>>()?;
-            super::bench_live::live(nodes, pods, seed, &settings, format == Format::Json).await?;
+            super::bench_live::live(
+                nodes,
+                pods,
+                seed,
+                &settings,
+                weights,
+                format == Format::Json,
+            )
+            .await?;
             Ok(Outcome::Ok)
         }
         BenchCommand::Differential { output: format } => {
@@ -105,23 +119,110 @@ pub async fn run_async(command: BenchCommand) -> anyhow::Result<Outcome> {
     }
 }
 
-fn scheduler(nodes: usize, pods: usize, seed: u64, format: Format) -> anyhow::Result<Outcome> {
-    let config = SchedulerConfig::default();
+/// Parses `--score-weights` (`resource=0.4,affinity=0.1,...`) over the defaults.
+pub(crate) fn score_weights(text: &str) -> anyhow::Result<ScoreWeights> {
+    let mut w = ScoreWeights::default();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) = part.split_once('=').with_context(|| {
+            format!("--score-weights: {part:?} is not NAME=WEIGHT (names: resource, affinity, sla, load_balance)")
+        })?;
+        let value: f64 = value
+            .trim()
+            .parse()
+            .with_context(|| format!("--score-weights: {value:?} (for {name}) is not a number"))?;
+        match name.trim() {
+            "resource" => w.resource = value,
+            "affinity" => w.affinity = value,
+            "sla" => w.sla = value,
+            "load_balance" => w.load_balance = value,
+            other => anyhow::bail!(
+                "--score-weights: unknown weight {other:?} (names: resource, affinity, sla, load_balance)"
+            ),
+        }
+    }
+    w.normalised()
+        .context("--score-weights: weights must be finite, not negative, and not all zero")
+}
+
+/// Placement quality of the final state, as the live benchmark measures it: standard
+/// deviation of node CPU requested/allocatable (percent points, over every node) and
+/// the share of pods with profile label preferences placed on a node with one of them.
+fn spread_and_preference(
+    snapshot: &plinth_sched::snapshot::Snapshot,
+    placed: &[(
+        Arc<plinth_sched::model::Pod>,
+        plinth_sched::snapshot::NodeId,
+    )],
+) -> (f64, f64) {
+    let utils: Vec<f64> = snapshot
+        .nodes()
+        .iter()
+        .filter(|n| n.node.allocatable.cpu > 0)
+        .map(|n| 100.0 * n.requested.cpu as f64 / n.node.allocatable.cpu as f64)
+        .collect();
+    let mean = utils.iter().sum::<f64>() / utils.len().max(1) as f64;
+    let stddev =
+        (utils.iter().map(|u| (u - mean).powi(2)).sum::<f64>() / utils.len().max(1) as f64).sqrt();
+    let (mut with_prefs, mut on_pref) = (0usize, 0usize);
+    for (pod, node) in placed {
+        let Some(profile) = pod
+            .profile
+            .as_ref()
+            .ok()
+            .and_then(|p| p.as_deref())
+            .filter(|p| !p.affinity.preferred_labels.is_empty())
+        else {
+            continue;
+        };
+        with_prefs += 1;
+        let labels = &snapshot.node(*node).node.labels;
+        if profile
+            .affinity
+            .preferred_labels
+            .iter()
+            .any(|l| match &l.value {
+                Some(v) => labels.get(&l.key) == Some(v),
+                None => labels.contains_key(&l.key),
+            })
+        {
+            on_pref += 1;
+        }
+    }
+    (stddev, on_pref as f64 / with_prefs.max(1) as f64)
+}
+
+fn scheduler(
+    nodes: usize,
+    pods: usize,
+    seed: u64,
+    weights: Option<&str>,
+    format: Format,
+) -> anyhow::Result<Outcome> {
+    let mut config = SchedulerConfig::default();
+    if let Some(text) = weights {
+        config.weights = score_weights(text)?;
+    }
+    let weights = config.weights;
     let mut snapshot = synthetic::snapshot(nodes, seed);
-    let pending = synthetic::pods(pods, seed, &config, &PriorityClasses::seed());
+    let mut pending = synthetic::pods(pods, seed, &config, &PriorityClasses::seed());
+    // In the order the live scheduler's queue (and kube-scheduler's) pops them: highest
+    // priority first, creation order within a priority. Placement quality depends on it.
+    pending.sort_by_key(|p| std::cmp::Reverse(p.priority));
     let mut engine = Scheduler::new(config);
     let rss_before = peak_rss_kib();
     let started = Instant::now();
-    let mut placed = 0usize;
+    let mut placements = Vec::with_capacity(pending.len());
     let mut feasible_scored = 0usize;
     for pod in &pending {
         if let Ok(p) = engine.schedule(&snapshot, pod) {
             feasible_scored += p.feasible;
             snapshot.place(pod.clone(), p.node);
-            placed += 1;
+            placements.push((pod.clone(), p.node));
         }
     }
     let elapsed = started.elapsed();
+    let placed = placements.len();
+    let (cpu_stddev, on_preferred) = spread_and_preference(&snapshot, &placements);
     let per_sec = pending.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON);
     let rss = peak_rss_kib();
     let threads = rayon::current_num_threads();
@@ -137,6 +238,9 @@ fn scheduler(nodes: usize, pods: usize, seed: u64, format: Format) -> anyhow::Re
             "peakRssKiB": rss,
             "peakRssBeforeSchedulingKiB": rss_before,
             "threads": threads,
+            "scoreWeights": {"resource": weights.resource, "affinity": weights.affinity,
+                "sla": weights.sla, "loadBalance": weights.load_balance},
+            "quality": {"cpuUtilisationStddev": cpu_stddev, "onPreferredNodes": on_preferred},
         })),
         Format::Table => {
             output::line(format!(
@@ -153,7 +257,43 @@ fn scheduler(nodes: usize, pods: usize, seed: u64, format: Format) -> anyhow::Re
                 rss.map_or_else(|| "?".into(), |k| (k / 1024).to_string()),
                 rss_before.map_or_else(|| "?".into(), |k| (k / 1024).to_string()),
             ));
+            output::line(format!(
+                "weights resource {:.2} affinity {:.2} sla {:.2} load balance {:.2}: node CPU utilisation stddev {cpu_stddev:.2} points, {:.1}% of pods with label preferences on a preferred node",
+                weights.resource,
+                weights.affinity,
+                weights.sla,
+                weights.load_balance,
+                100.0 * on_preferred
+            ));
         }
     }
     Ok(Outcome::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::score_weights;
+
+    #[test]
+    fn score_weights_override_the_defaults_and_are_scaled() {
+        let w = score_weights("affinity=0.05, load_balance=0.3").expect("valid");
+        let sum = 0.40 + 0.05 + 0.20 + 0.30;
+        assert!((w.affinity - 0.05 / sum).abs() < 1e-12);
+        assert!((w.resource - 0.40 / sum).abs() < 1e-12);
+        assert!((w.resource + w.affinity + w.sla + w.load_balance - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_score_weights_say_what_is_wrong() {
+        for (text, needle) in [
+            ("affinity", "NAME=WEIGHT"),
+            ("affinity=lots", "not a number"),
+            ("spread=1", "unknown weight"),
+            ("resource=0,affinity=0,sla=0,load_balance=0", "not all zero"),
+            ("affinity=-1", "not negative"),
+        ] {
+            let err = score_weights(text).expect_err(text).to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
 }

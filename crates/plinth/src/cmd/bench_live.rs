@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
-use plinth_sched::config::SchedulerConfig;
+use plinth_sched::config::{SchedulerConfig, ScoreWeights};
 use plinth_sched::cycle::prefilter;
 use plinth_sched::framework::Filter;
 use plinth_sched::model;
@@ -56,6 +56,8 @@ pub struct Plane {
     /// Admin client.
     pub client: Client,
     binaries: Binaries,
+    /// Extra arguments for `plinth scheduler run` (e.g. a policies ConfigMap).
+    plinth_args: Vec<String>,
 }
 
 impl Plane {
@@ -80,7 +82,27 @@ impl Plane {
             _dir: dir,
             client,
             binaries,
+            plinth_args: Vec::new(),
         })
+    }
+
+    /// Runs plinth's scheduler with `weights` instead of the seed's, through a policies
+    /// ConfigMap (`score-weights`) as a platform team would configure it.
+    pub async fn use_score_weights(&mut self, weights: &ScoreWeights) -> anyhow::Result<()> {
+        let name = "plinth-bench-policies";
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "kube-system"},
+            "data": {plinth_sched::load::WEIGHTS_KEY: format!(
+                "{{resource: {}, affinity: {}, sla: {}, load_balance: {}}}\n",
+                weights.resource, weights.affinity, weights.sla, weights.load_balance
+            )},
+        }))?;
+        Api::<ConfigMap>::namespaced(self.client.clone(), "kube-system")
+            .create(&PostParams::default(), &cm)
+            .await
+            .context("creating the policies ConfigMap")?;
+        self.plinth_args = vec!["--profiles-configmap".into(), format!("kube-system/{name}")];
+        Ok(())
     }
 
     fn kubeconfig(&self) -> &Path {
@@ -201,6 +223,7 @@ fn spawn_scheduler(
                 "--kube-api-burst",
                 &burst.to_string(),
             ])
+            .args(&plane.plinth_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()?,
@@ -557,9 +580,13 @@ pub async fn live(
     pods: usize,
     seed: u64,
     settings: &[(u32, u32)],
+    weights: Option<ScoreWeights>,
     json_out: bool,
 ) -> anyhow::Result<()> {
-    let plane = Plane::start().await?;
+    let mut plane = Plane::start().await?;
+    if let Some(w) = &weights {
+        plane.use_score_weights(w).await?;
+    }
     let node_objs = plinth_sched::synthetic::node_objects(nodes, seed);
     prepare(&plane, &node_objs).await?;
     let pod_objs =
@@ -580,8 +607,16 @@ pub async fn live(
         }
     }
     if json_out {
-        output::json(&json!({"nodes": nodes, "pods": pods, "seed": seed, "runs": reports}));
+        output::json(&json!({"nodes": nodes, "pods": pods, "seed": seed,
+            "plinthScoreWeights": weights.map(|w| json!({"resource": w.resource, "affinity": w.affinity, "sla": w.sla, "loadBalance": w.load_balance})),
+            "runs": reports}));
     } else {
+        if let Some(w) = &weights {
+            output::line(format!(
+                "plinth's score weights: resource {:.2}, affinity {:.2}, sla {:.2}, load balance {:.2} (not the seed's)",
+                w.resource, w.affinity, w.sla, w.load_balance
+            ));
+        }
         print_reports(&reports);
         for pair in reports.chunks(2) {
             if let [k, p] = pair
