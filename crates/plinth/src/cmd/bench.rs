@@ -154,41 +154,19 @@ fn spread_and_preference(
         plinth_sched::snapshot::NodeId,
     )],
 ) -> (f64, f64) {
-    let utils: Vec<f64> = snapshot
-        .nodes()
-        .iter()
-        .filter(|n| n.node.allocatable.cpu > 0)
-        .map(|n| 100.0 * n.requested.cpu as f64 / n.node.allocatable.cpu as f64)
-        .collect();
-    let mean = utils.iter().sum::<f64>() / utils.len().max(1) as f64;
-    let stddev =
-        (utils.iter().map(|u| (u - mean).powi(2)).sum::<f64>() / utils.len().max(1) as f64).sqrt();
     let (mut with_prefs, mut on_pref) = (0usize, 0usize);
     for (pod, node) in placed {
-        let Some(profile) = pod
-            .profile
-            .as_ref()
-            .ok()
-            .and_then(|p| p.as_deref())
-            .filter(|p| !p.affinity.preferred_labels.is_empty())
-        else {
-            continue;
-        };
-        with_prefs += 1;
+        let profile = pod.profile.as_ref().ok().and_then(|p| p.as_deref());
         let labels = &snapshot.node(*node).node.labels;
-        if profile
-            .affinity
-            .preferred_labels
-            .iter()
-            .any(|l| match &l.value {
-                Some(v) => labels.get(&l.key) == Some(v),
-                None => labels.contains_key(&l.key),
-            })
-        {
-            on_pref += 1;
+        if let Some(on) = profile.and_then(|p| super::bench_live::on_preferred(p, labels)) {
+            with_prefs += 1;
+            on_pref += usize::from(on);
         }
     }
-    (stddev, on_pref as f64 / with_prefs.max(1) as f64)
+    (
+        super::bench_live::cpu_utilisation_stddev(snapshot),
+        on_pref as f64 / with_prefs.max(1) as f64,
+    )
 }
 
 fn scheduler(

@@ -340,17 +340,34 @@ pub fn quality(
         if enterprise.iter().any(|f| f.filter(&cycle, &view).is_err()) {
             q.profile_rule_violations += 1;
         }
-        if let Some(p) = profile.filter(|p| !p.affinity.preferred_labels.is_empty()) {
+        if let Some(on) = profile.and_then(|p| on_preferred(p, &view.node.labels)) {
             with_prefs += 1;
-            let labels = &view.node.labels;
-            if p.affinity.preferred_labels.iter().any(|l| match &l.value {
-                Some(v) => labels.get(&l.key) == Some(v),
-                None => labels.contains_key(&l.key),
-            }) {
-                on_pref += 1;
-            }
+            on_pref += usize::from(on);
         }
     }
+    q.cpu_utilisation_stddev = cpu_utilisation_stddev(&snapshot);
+    q.on_preferred_nodes = on_pref as f64 / with_prefs.max(1) as f64;
+    q
+}
+
+/// Whether `labels` carry one of the profile's preferred labels (`None` when the profile
+/// prefers none).
+pub fn on_preferred(
+    profile: &plinth_sched::profile::WorkloadProfile,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Option<bool> {
+    let preferred = &profile.affinity.preferred_labels;
+    (!preferred.is_empty()).then(|| {
+        preferred.iter().any(|l| match &l.value {
+            Some(v) => labels.get(&l.key) == Some(v),
+            None => labels.contains_key(&l.key),
+        })
+    })
+}
+
+/// Standard deviation of node CPU requested/allocatable over every node, in percent
+/// points.
+pub fn cpu_utilisation_stddev(snapshot: &Snapshot) -> f64 {
     let utils: Vec<f64> = snapshot
         .nodes()
         .iter()
@@ -358,10 +375,7 @@ pub fn quality(
         .map(|n| 100.0 * n.requested.cpu as f64 / n.node.allocatable.cpu as f64)
         .collect();
     let mean = utils.iter().sum::<f64>() / utils.len().max(1) as f64;
-    q.cpu_utilisation_stddev =
-        (utils.iter().map(|u| (u - mean).powi(2)).sum::<f64>() / utils.len().max(1) as f64).sqrt();
-    q.on_preferred_nodes = on_pref as f64 / with_prefs.max(1) as f64;
-    q
+    (utils.iter().map(|u| (u - mean).powi(2)).sum::<f64>() / utils.len().max(1) as f64).sqrt()
 }
 
 /// What one scheduler did.
