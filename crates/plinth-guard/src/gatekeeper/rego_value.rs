@@ -6,7 +6,11 @@
 //! string the value holds) and allocates every object key anew. Here each string is
 //! copied once, and object keys — the same few hundred names in every Kubernetes
 //! object — come from a per-thread table, so a key costs a reference-count increment.
-//! The values produced are equal to regorus' own conversion (a test checks it).
+//! The values produced are equal to regorus' own conversion (a test checks it), with
+//! one deliberate exception: regorus reads an object whose first key is
+//! `$serde_json::private::Number` as a number (and fails the whole conversion when its
+//! value is not numeric, which made the review undefined); here it stays an ordinary
+//! object, as OPA treats it.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -15,12 +19,13 @@ use regorus::Value as Rego;
 use serde_json::Value;
 
 /// At most this many distinct keys are kept per thread. Keys come from untrusted
-/// requests; past the limit new keys are simply not remembered.
-const MAX_KEYS: usize = 4096;
+/// requests; when the table is full it is emptied, so unusual keys cannot crowd out the
+/// common ones for good. With the length limit below a table stays under ~200 KiB.
+const MAX_KEYS: usize = 1024;
 
-/// Keys longer than this are not remembered (Kubernetes field names are short; label and
-/// annotation keys are at most 317 bytes).
-const MAX_KEY_LEN: usize = 320;
+/// Keys longer than this are not remembered (Kubernetes field names are short; long
+/// label and annotation keys are converted without the table).
+const MAX_KEY_LEN: usize = 64;
 
 thread_local! {
     static KEYS: RefCell<HashMap<Box<str>, Rego>> = RefCell::new(HashMap::new());
@@ -38,9 +43,10 @@ fn key(k: &str) -> Rego {
             return v.clone();
         }
         let v = Rego::from(k);
-        if keys.len() < MAX_KEYS {
-            keys.insert(k.into(), v.clone());
+        if keys.len() >= MAX_KEYS {
+            keys.clear();
         }
+        keys.insert(k.into(), v.clone());
         v
     })
 }
@@ -96,6 +102,17 @@ mod tests {
             "status": null, "empty": [], "flag": true
         });
         assert_eq!(to_rego(&v), regorus_own(&v));
+    }
+
+    #[test]
+    fn a_serde_number_marker_key_stays_an_object() {
+        let v = json!({"$serde_json::private::Number": "not a number", "x": 1});
+        let r = to_rego(&v);
+        assert_eq!(r["x"], Rego::from(1u64));
+        assert_eq!(
+            r["$serde_json::private::Number"],
+            Rego::from("not a number")
+        );
     }
 
     fn json_value() -> impl Strategy<Value = Value> {
