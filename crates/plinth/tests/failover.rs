@@ -185,6 +185,34 @@ async fn leader_failover_binds_every_pod_exactly_once() {
     assert_ne!(new_leader, leader, "the survivor took over");
 
     // Every successful binding, per pod and per replica, from the API server's audit log.
+    // A request's ResponseComplete entry is written after its response is sent, so the
+    // last bindings' entries may trail the pods' state by a moment: read until every
+    // pod's binding is there (or the deadline passes and the assertions below fail).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (per_pod, per_user) = loop {
+        let counts = successful_bindings(env, &ns);
+        if counts.0.len() == PODS || std::time::Instant::now() > deadline {
+            break counts;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(per_pod.len(), PODS, "every pod has a successful binding");
+    let twice: Vec<_> = per_pod.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "bound more than once: {twice:?}");
+    assert_eq!(
+        per_user.len(),
+        2,
+        "both replicas bound, one after the other: {per_user:?}"
+    );
+    assert!(per_user[&format!("scheduler-{leader}")] >= 300.min(at_kill));
+}
+
+/// Successful `pods/binding` requests in `ns` from the API server's audit log: per pod,
+/// and per user.
+fn successful_bindings(
+    env: &plinth_testenv::TestEnv,
+    ns: &str,
+) -> (HashMap<String, usize>, BTreeMap<String, usize>) {
     let audit = std::fs::read_to_string(env.control_plane().audit_log_path()).expect("audit log");
     let mut per_pod: HashMap<String, usize> = HashMap::new();
     let mut per_user: BTreeMap<String, usize> = BTreeMap::new();
@@ -211,13 +239,5 @@ async fn leader_failover_binds_every_pod_exactly_once() {
             )
             .or_insert(0) += 1;
     }
-    assert_eq!(per_pod.len(), PODS, "every pod has a successful binding");
-    let twice: Vec<_> = per_pod.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "bound more than once: {twice:?}");
-    assert_eq!(
-        per_user.len(),
-        2,
-        "both replicas bound, one after the other: {per_user:?}"
-    );
-    assert!(per_user[&format!("scheduler-{leader}")] >= 300.min(at_kill));
+    (per_pod, per_user)
 }
