@@ -867,6 +867,26 @@ const CASES: &[Case] = &[
         expect: NONE,
     },
     Case {
+        name: "the profiles watch keeps failing",
+        alert: "PlinthSchedulerProfilesUnreadable",
+        series: &[(
+            r#"plinth_scheduler_profile_watch_errors_total{pod="s-1"}"#,
+            "0+2x30",
+        )],
+        eval: "20m",
+        expect: &[exp("warning", &[])],
+    },
+    Case {
+        name: "one watch failure, then the profiles are read",
+        alert: "PlinthSchedulerProfilesUnreadable",
+        series: &[(
+            r#"plinth_scheduler_profile_watch_errors_total{pod="s-1"}"#,
+            "0 1x30",
+        )],
+        eval: "20m",
+        expect: NONE,
+    },
+    Case {
         name: "slow admission",
         alert: "PlinthGuardLatencyHigh",
         series: &[

@@ -56,6 +56,8 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Profile reloads that were rejected (the last good profiles stay).
     pub profile_reload_errors: Counter,
+    /// Failures of the profiles ConfigMap's watch (list/watch errors, retried).
+    pub profile_watch_errors: Counter,
 }
 
 impl Metrics {
@@ -73,6 +75,7 @@ impl Metrics {
             cache_size: Family::default(),
             leader: Gauge::default(),
             profile_reload_errors: Counter::default(),
+            profile_watch_errors: Counter::default(),
         };
         // Every bounded label value exists from the start, so rates and alerts see 0
         // instead of an absent series.
@@ -126,6 +129,12 @@ impl Metrics {
             "profile_reload_errors",
             "Profile ConfigMap edits rejected (the last good profiles stay in force)",
             m.profile_reload_errors.clone(),
+        );
+        r.register(
+            "profile_watch_errors",
+            "Failed lists/watches of the profiles ConfigMap (retried with backoff; until the \
+             first read succeeds nothing is scheduled)",
+            m.profile_watch_errors.clone(),
         );
         m
     }

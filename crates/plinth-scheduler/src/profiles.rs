@@ -23,6 +23,9 @@ pub enum Reload {
     Synced,
     /// An invalid edit: the ConfigMap and why.
     Rejected(Arc<ConfigMap>, String),
+    /// The watch failed (it retries with backoff): why, e.g. a 403 when the scheduler's
+    /// identity may not read the ConfigMap.
+    WatchFailed(String),
 }
 
 /// Parses a policies ConfigMap on top of `base`.
@@ -75,6 +78,9 @@ pub fn watch(
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "profiles watch failed; retrying");
+                    if tx.send(Reload::WatchFailed(e.to_string())).is_err() {
+                        return;
+                    }
                     continue;
                 }
             };

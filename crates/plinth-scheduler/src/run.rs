@@ -158,6 +158,8 @@ struct Loop {
     aux: JoinSet<()>,
     /// The profiles ConfigMap (when one is named) has been read once.
     profiles_synced: bool,
+    /// The profiles watch's last error while it has not been read yet.
+    profiles_error: Option<String>,
 }
 
 impl Loop {
@@ -182,6 +184,7 @@ impl Loop {
             binds: JoinSet::new(),
             aux: JoinSet::new(),
             profiles_synced: false,
+            profiles_error: None,
         }
     }
 
@@ -207,20 +210,28 @@ impl Loop {
         // placed with the built-in profiles would not be moved when the configured ones
         // arrive a moment later.
         self.profiles_synced = reloads.is_none();
-        let (elector, mut leader_rx, election_stop, election_task) = match &self.options.election {
-            Some(cfg) => {
-                let (e, rx) = Elector::new(self.client.clone(), cfg.clone());
-                let (stop_tx, stop_rx) = watch::channel(false);
-                let task = tokio::spawn(e.clone().run(stop_rx));
-                (Some(e), Some(rx), Some(stop_tx), Some(task))
-            }
-            None => (None, None, None, None),
-        };
+        // The election starts only once this instance could schedule (caches listed,
+        // profiles read): a replica that cannot read its profiles — say its RBAC lacks
+        // the ConfigMap — must not hold the Lease and keep a working replica idle.
+        let (mut elector, mut leader_rx, mut election_stop, mut election_task) =
+            (None, None, None, None);
         let mut was_leading = false;
         let result = loop {
+            let synced = self.state.synced() && self.profiles_synced;
+            if synced
+                && elector.is_none()
+                && let Some(cfg) = &self.options.election
+            {
+                let (e, rx) = Elector::new(self.client.clone(), cfg.clone());
+                let (stop_tx, stop_rx) = watch::channel(false);
+                election_task = Some(tokio::spawn(e.clone().run(stop_rx)));
+                elector = Some(e);
+                leader_rx = Some(rx);
+                election_stop = Some(stop_tx);
+            }
             let leading = match &elector {
                 Some(e) => e.is_leader().await,
-                None => true,
+                None => self.options.election.is_none(),
             };
             self.metrics.leader.set(i64::from(leading));
             if was_leading && !leading {
@@ -232,7 +243,9 @@ impl Loop {
             was_leading = leading;
             let now = self.now();
             self.queue.flush(now);
-            let synced = self.state.synced() && self.profiles_synced;
+            if !synced {
+                self.publish_waiting_for();
+            }
             self.health.ready.store(synced, Ordering::Relaxed);
             let can_schedule = leading
                 && synced
@@ -320,6 +333,27 @@ impl Loop {
         }
     }
 
+    /// Says on `/readyz` what readiness waits for.
+    fn publish_waiting_for(&self) {
+        let mut parts = Vec::new();
+        let unlisted = self.state.unlisted();
+        if !unlisted.is_empty() {
+            parts.push(format!("caches not listed yet: {}", unlisted.join(", ")));
+        }
+        if !self.profiles_synced
+            && let Some((ns, name)) = &self.options.profiles_configmap
+        {
+            let mut part = format!("profiles ConfigMap {ns}/{name} not read yet");
+            if let Some(e) = &self.profiles_error {
+                part.push_str(&format!(" (last error: {e})"));
+            }
+            parts.push(part);
+        }
+        if let Ok(mut w) = self.health.waiting_for.lock() {
+            *w = parts.join("; ");
+        }
+    }
+
     fn reload(&mut self, reload: Reload) {
         match reload {
             Reload::Synced => {
@@ -327,6 +361,13 @@ impl Loop {
                     tracing::info!("profiles ConfigMap read; scheduling may start");
                 }
                 self.profiles_synced = true;
+                self.profiles_error = None;
+            }
+            Reload::WatchFailed(why) => {
+                self.metrics.profile_watch_errors.inc();
+                if !self.profiles_synced {
+                    self.profiles_error = Some(why);
+                }
             }
             Reload::Loaded(config) => {
                 tracing::info!(profiles = ?config.profiles.names(), "workload profiles reloaded");

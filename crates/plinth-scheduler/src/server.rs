@@ -28,6 +28,8 @@ pub struct Health {
     pub ready: AtomicBool,
     /// The scheduling loop has not failed.
     pub broken: AtomicBool,
+    /// While not ready: what readiness waits for, as `/readyz` reports it.
+    pub waiting_for: std::sync::Mutex<String>,
 }
 
 /// Where the serving certificate comes from.
@@ -87,11 +89,30 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
-    if s.health.ready.load(Ordering::Relaxed) && !s.health.broken.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ok\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced\n")
+    if s.health.broken.load(Ordering::Relaxed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "scheduling loop failed\n".to_owned(),
+        );
     }
+    if s.health.ready.load(Ordering::Relaxed) {
+        return (StatusCode::OK, "ok\n".to_owned());
+    }
+    let why = s
+        .health
+        .waiting_for
+        .lock()
+        .map(|w| w.clone())
+        .unwrap_or_default();
+    let why = if why.is_empty() {
+        "starting".to_owned()
+    } else {
+        why
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("not ready: {why}\n"),
+    )
 }
 
 fn server_config(tls: &Tls) -> Result<rustls::ServerConfig, ServerError> {

@@ -93,6 +93,21 @@ impl ClusterState {
         self.listed.len() == 5
     }
 
+    /// The kinds not listed yet, by their API names (for `/readyz`).
+    pub fn unlisted(&self) -> Vec<&'static str> {
+        [
+            (Kind::Node, "nodes"),
+            (Kind::Pod, "pods"),
+            (Kind::Pdb, "poddisruptionbudgets"),
+            (Kind::PriorityClass, "priorityclasses"),
+            (Kind::Namespace, "namespaces"),
+        ]
+        .into_iter()
+        .filter(|(k, _)| !self.listed.contains(k))
+        .map(|(_, name)| name)
+        .collect()
+    }
+
     /// A pending pod.
     pub fn pending(&self, key: &str) -> Option<&PendingPod> {
         self.pending.get(key)

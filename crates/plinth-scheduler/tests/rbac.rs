@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::Slice;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod, Secret, ServiceAccount};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -56,9 +57,9 @@ async fn service_account_client(admin: &Client) -> Client {
     Client::try_from(config).expect("client")
 }
 
-#[tokio::test]
-async fn shipped_rbac_is_sufficient_and_minimal() {
-    let s = Slice::new("rbac").await;
+/// Applies the shipped RBAC and the default service account the token is requested
+/// for; returns the applier.
+async fn apply_shipped_rbac(s: &Slice) -> plinth_kube::Applier {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/scheduler/rbac.yaml");
     let applier = plinth_kube::Applier::new(s.client.clone(), "plinth-test");
     let docs = plinth_core::manifest::read_paths(&[manifest]).expect("rbac.yaml");
@@ -79,6 +80,13 @@ async fn shipped_rbac_is_sufficient_and_minimal() {
             &serde_json::from_value(json!({"metadata": {"name": "default"}})).expect("sa"),
         )
         .await;
+    applier
+}
+
+#[tokio::test]
+async fn shipped_rbac_is_sufficient_and_minimal() {
+    let s = Slice::new("rbac").await;
+    let applier = apply_shipped_rbac(&s).await;
     applier
         .apply(
             &json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -181,4 +189,156 @@ async fn shipped_rbac_is_sufficient_and_minimal() {
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", doc.location()));
     }
+}
+
+/// A replica whose identity may not read its profiles ConfigMap schedules nothing, says
+/// why on `/readyz` (the ConfigMap and the API server's refusal), counts the failures,
+/// and does not campaign for the Lease — so it cannot keep a working replica idle. Once
+/// granted the read, it becomes ready, leads and schedules.
+#[tokio::test]
+async fn unreadable_profiles_keep_the_replica_unready_and_out_of_the_election() {
+    let s = Slice::new("rbac-profiles").await;
+    let applier = apply_shipped_rbac(&s).await;
+    let sa = service_account_client(&s.client).await;
+    let subject = json!([{"kind": "ServiceAccount", "name": "enterprise-scheduler",
+        "namespace": "plinth-system"}]);
+    // Its Lease lives in this test's namespace (the shipped Lease is another test's).
+    grant(
+        &applier,
+        &s.ns,
+        "lease",
+        json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+            "verbs": ["create", "get", "update"]}]),
+        &subject,
+    )
+    .await;
+    let mut options = s.options();
+    options.metrics_addr = Some("127.0.0.1:0".parse().expect("addr"));
+    options.profiles_configmap = Some((s.ns.clone(), "policies".into()));
+    options.election = Some(ElectionConfig {
+        namespace: s.ns.clone(),
+        name: "scheduler".into(),
+        identity: "unready".into(),
+        lease_duration: Duration::from_secs(4),
+        renew_deadline: Duration::from_secs(3),
+        retry_period: Duration::from_millis(500),
+    });
+    let running = plinth_scheduler::start(sa, options).await.expect("start");
+    let addr = running.metrics_addr.expect("serving");
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("client");
+    let get = |path: &'static str| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .get(format!("https://{addr}{path}"))
+                .send()
+                .await
+                .expect("request");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        }
+    };
+    s.create_node(s.node("n")).await;
+    s.create_pod(s.pod("p")).await;
+
+    let expected = format!(
+        "profiles ConfigMap {}/policies not read yet (last error:",
+        s.ns
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let (code, body) = get("/readyz").await;
+        assert_eq!(code, 503, "ready without its profiles: {body}");
+        if body.contains(&expected) {
+            break body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz never named the profiles: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(body.contains("forbidden"), "{body}");
+    assert_eq!(get("/healthz").await.0, 200, "alive, only not ready");
+    let (_, metrics) = get("/metrics").await;
+    let errors: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("plinth_scheduler_profile_watch_errors_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("profile_watch_errors_total exported");
+    assert!(errors >= 1.0, "{metrics}");
+    assert!(metrics.contains("plinth_scheduler_leader 0"), "{metrics}");
+    let leases: Api<Lease> = Api::namespaced(s.client.clone(), &s.ns);
+    assert!(
+        leases
+            .get_opt("scheduler")
+            .await
+            .expect("get lease")
+            .is_none(),
+        "a replica that cannot schedule campaigned for the Lease"
+    );
+    let pod = s.get_pod("p").await.expect("pod");
+    assert!(
+        pod.spec.and_then(|sp| sp.node_name).is_none(),
+        "bound with profiles it never read"
+    );
+
+    grant(
+        &applier,
+        &s.ns,
+        "profiles",
+        json!([{"apiGroups": [""], "resources": ["configmaps"],
+            "verbs": ["get", "list", "watch"]}]),
+        &subject,
+    )
+    .await;
+    // The watch retries with backoff (up to ~30 s between attempts).
+    assert_eq!(
+        s.bound("p", Duration::from_secs(90)).await,
+        s.node_name("n")
+    );
+    assert_eq!(get("/readyz").await, (200, "ok\n".to_owned()));
+    let lease = leases
+        .get("scheduler")
+        .await
+        .expect("the Lease, once ready");
+    assert_eq!(
+        lease.spec.and_then(|sp| sp.holder_identity).as_deref(),
+        Some("unready")
+    );
+    running.stop();
+    running.join().await.expect("clean stop");
+}
+
+async fn grant(
+    applier: &plinth_kube::Applier,
+    ns: &str,
+    name: &str,
+    rules: serde_json::Value,
+    subjects: &serde_json::Value,
+) {
+    let options = ApplyOptions {
+        force: true,
+        ..Default::default()
+    };
+    applier
+        .apply(
+            &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": {"name": name, "namespace": ns}, "rules": rules}),
+            &options,
+        )
+        .await
+        .expect("role");
+    applier
+        .apply(
+            &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": name, "namespace": ns},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                "subjects": subjects}),
+            &options,
+        )
+        .await
+        .expect("role binding");
 }

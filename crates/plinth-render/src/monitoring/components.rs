@@ -63,6 +63,16 @@ pub(super) fn group() -> Group {
             runbook: Runbook::Plinth,
         },
         Alert {
+            name: "PlinthSchedulerProfilesUnreadable",
+            expr: "sum(rate(plinth_scheduler_profile_watch_errors_total[5m])) > 0".to_string(),
+            for_: "10m",
+            severity: Severity::Warning,
+            summary: "The enterprise scheduler cannot read its profiles ConfigMap.".to_string(),
+            description: "Watching the workload-profiles ConfigMap has failed for 10 minutes. A replica that never read it schedules nothing and stays out of the leader election (its /readyz names the error); one that read it keeps the last good profiles but misses edits."
+                .to_string(),
+            runbook: Runbook::Plinth,
+        },
+        Alert {
             name: "PlinthGuardLatencyHigh",
             expr: format!(
                 "histogram_quantile(0.99, sum by (le) (rate(plinth_guard_request_duration_seconds_bucket[5m]))) > {GUARD_P99_SECONDS}"
