@@ -323,8 +323,8 @@ pub enum BenchCommand {
         /// Run plinth's scheduler with these composite score weights instead of the
         /// seed's (as `plinth bench scheduler --score-weights`), set through a policies
         /// ConfigMap.
-        #[arg(long, value_name = "NAME=WEIGHT,...")]
-        score_weights: Option<String>,
+        #[arg(long, value_name = "NAME=WEIGHT,...", value_parser = crate::cmd::bench::score_weights)]
+        score_weights: Option<plinth_sched::config::ScoreWeights>,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
@@ -399,8 +399,8 @@ pub enum BenchCommand {
         /// Composite score weights to try instead of the seed's, e.g.
         /// `resource=0.4,affinity=0.1,sla=0.2,load_balance=0.15` (names left out keep
         /// their default; the four are scaled to sum to 1).
-        #[arg(long, value_name = "NAME=WEIGHT,...")]
-        score_weights: Option<String>,
+        #[arg(long, value_name = "NAME=WEIGHT,...", value_parser = crate::cmd::bench::score_weights)]
+        score_weights: Option<plinth_sched::config::ScoreWeights>,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,

@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
-
 use plinth_sched::Scheduler;
 use plinth_sched::config::{SchedulerConfig, ScoreWeights};
 use plinth_sched::priority::PriorityClasses;
@@ -33,7 +31,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
             seed,
             score_weights,
             output: format,
-        } => scheduler(nodes, pods, seed, score_weights.as_deref(), format),
+        } => scheduler(nodes, pods, seed, score_weights, format),
         BenchCommand::Netpol {
             pods,
             policies,
@@ -68,7 +66,6 @@ pub async fn run_async(command: BenchCommand) -> anyhow::Result<Outcome> {
             score_weights: weights,
             output: format,
         } => {
-            let weights = weights.as_deref().map(score_weights).transpose()?;
             let settings = qps
                 .iter()
                 .map(|s| {
@@ -119,29 +116,35 @@ pub async fn run_async(command: BenchCommand) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Parses `--score-weights` (`resource=0.4,affinity=0.1,...`) over the defaults.
-pub(crate) fn score_weights(text: &str) -> anyhow::Result<ScoreWeights> {
+/// Parses `--score-weights` (`resource=0.4,affinity=0.1,...`) over the defaults; clap
+/// calls it, so a bad value is reported with the usage line. Each name may appear once.
+pub(crate) fn score_weights(text: &str) -> Result<ScoreWeights, String> {
+    const NAMES: &str = "names: resource, affinity, sla, load_balance";
     let mut w = ScoreWeights::default();
+    let mut seen = std::collections::BTreeSet::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, value) = part.split_once('=').with_context(|| {
-            format!("--score-weights: {part:?} is not NAME=WEIGHT (names: resource, affinity, sla, load_balance)")
-        })?;
+        let (name, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not NAME=WEIGHT ({NAMES})"))?;
+        let name = name.trim();
         let value: f64 = value
             .trim()
             .parse()
-            .with_context(|| format!("--score-weights: {value:?} (for {name}) is not a number"))?;
-        match name.trim() {
-            "resource" => w.resource = value,
-            "affinity" => w.affinity = value,
-            "sla" => w.sla = value,
-            "load_balance" => w.load_balance = value,
-            other => anyhow::bail!(
-                "--score-weights: unknown weight {other:?} (names: resource, affinity, sla, load_balance)"
-            ),
+            .map_err(|_| format!("{value:?} (for {name}) is not a number"))?;
+        let slot = match name {
+            "resource" => &mut w.resource,
+            "affinity" => &mut w.affinity,
+            "sla" => &mut w.sla,
+            "load_balance" => &mut w.load_balance,
+            other => return Err(format!("unknown weight {other:?} ({NAMES})")),
+        };
+        if !seen.insert(name.to_owned()) {
+            return Err(format!("{name} is given twice"));
         }
+        *slot = value;
     }
     w.normalised()
-        .context("--score-weights: weights must be finite, not negative, and not all zero")
+        .ok_or_else(|| "weights must be finite, not negative, and not all zero".to_owned())
 }
 
 /// Placement quality of the final state, as the live benchmark measures it: standard
@@ -173,12 +176,12 @@ fn scheduler(
     nodes: usize,
     pods: usize,
     seed: u64,
-    weights: Option<&str>,
+    weights: Option<ScoreWeights>,
     format: Format,
 ) -> anyhow::Result<Outcome> {
     let mut config = SchedulerConfig::default();
-    if let Some(text) = weights {
-        config.weights = score_weights(text)?;
+    if let Some(w) = weights {
+        config.weights = w;
     }
     let weights = config.weights;
     let mut snapshot = synthetic::snapshot(nodes, seed);
@@ -269,8 +272,9 @@ mod tests {
             ("spread=1", "unknown weight"),
             ("resource=0,affinity=0,sla=0,load_balance=0", "not all zero"),
             ("affinity=-1", "not negative"),
+            ("sla=0.1,sla=0.3", "sla is given twice"),
         ] {
-            let err = score_weights(text).expect_err(text).to_string();
+            let err = score_weights(text).expect_err(text);
             assert!(err.contains(needle), "{text}: {err}");
         }
     }

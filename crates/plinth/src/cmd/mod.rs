@@ -1,7 +1,7 @@
 //! One module per command; each turns parsed arguments into engine/shell calls and output.
 
 mod apply;
-mod bench;
+pub(crate) mod bench;
 mod bench_guard;
 mod bench_live;
 mod bench_netpol;
