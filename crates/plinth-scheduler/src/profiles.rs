@@ -78,7 +78,7 @@ pub fn watch(
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "profiles watch failed; retrying");
-                    if tx.send(Reload::WatchFailed(e.to_string())).is_err() {
+                    if tx.send(Reload::WatchFailed(brief(&e))).is_err() {
                         return;
                     }
                     continue;
@@ -94,4 +94,20 @@ pub fn watch(
         }
     });
     (rx, handle)
+}
+
+/// A watch failure in a few words for `/readyz`, which anyone reaching the port may read:
+/// the API server's status code and reason (e.g. `list: HTTP 403 Forbidden`), not its
+/// message, which names the scheduler's identity. The full error goes to the log.
+fn brief(e: &watcher::Error) -> String {
+    let api = |stage: &str, e: &kube::Error| match e {
+        kube::Error::Api(s) => format!("{stage}: HTTP {} {}", s.code, s.reason),
+        _ => format!("{stage}: the API server could not be reached or answered badly"),
+    };
+    match e {
+        watcher::Error::InitialListFailed(e) => api("list", e),
+        watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => api("watch", e),
+        watcher::Error::WatchError(s) => format!("watch: HTTP {} {}", s.code, s.reason),
+        watcher::Error::NoResourceVersion => "watch: no resourceVersion in the list".to_owned(),
+    }
 }

@@ -260,7 +260,11 @@ async fn unreadable_profiles_keep_the_replica_unready_and_out_of_the_election() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert!(body.contains("forbidden"), "{body}");
+    assert!(body.contains("list: HTTP 403 Forbidden"), "{body}");
+    assert!(
+        !body.contains("serviceaccount"),
+        "the API server's message (naming the identity) stays in the log: {body}"
+    );
     assert_eq!(get("/healthz").await.0, 200, "alive, only not ready");
     let (_, metrics) = get("/metrics").await;
     let errors: f64 = metrics
