@@ -271,22 +271,7 @@ async fn metrics_and_health_over_https() {
     let addr = running.metrics_addr.expect("serving");
     s.create_pod(s.pod("m")).await;
     s.bound("m", WAIT).await;
-    // The certificate is this process's own self-signed one.
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .expect("client");
-    let get = |path: &'static str| {
-        let http = http.clone();
-        async move {
-            let r = http
-                .get(format!("https://{addr}{path}"))
-                .send()
-                .await
-                .expect("request");
-            (r.status().as_u16(), r.text().await.expect("body"))
-        }
-    };
+    let get = |path: &'static str| common::get_https(addr, path);
     assert_eq!(get("/healthz").await.0, 200);
     let deadline = tokio::time::Instant::now() + WAIT;
     while get("/readyz").await.0 != 200 {

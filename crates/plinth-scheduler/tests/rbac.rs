@@ -225,21 +225,7 @@ async fn unreadable_profiles_keep_the_replica_unready_and_out_of_the_election() 
     });
     let running = plinth_scheduler::start(sa, options).await.expect("start");
     let addr = running.metrics_addr.expect("serving");
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .expect("client");
-    let get = |path: &'static str| {
-        let http = http.clone();
-        async move {
-            let r = http
-                .get(format!("https://{addr}{path}"))
-                .send()
-                .await
-                .expect("request");
-            (r.status().as_u16(), r.text().await.expect("body"))
-        }
-    };
+    let get = |path: &'static str| common::get_https(addr, path);
     s.create_node(s.node("n")).await;
     s.create_pod(s.pod("p")).await;
 

@@ -231,3 +231,18 @@ pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
+
+/// GETs `path` from a scheduler's metrics server over HTTPS: `(status, body)`. Its
+/// certificate is the process's own self-signed one, so it is not verified.
+pub async fn get_https(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("client");
+    let r = http
+        .get(format!("https://{addr}{path}"))
+        .send()
+        .await
+        .expect("request");
+    (r.status().as_u16(), r.text().await.expect("body"))
+}
